@@ -1,3 +1,367 @@
-from django.contrib import admin
+from __future__ import annotations
 
-# Register your models here.
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from companies.models import Company, Folder, Membership, Notification, Project, StorageConnection
+from companies.services import check_storage_connection
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    title = _("expiry")
+    parameter_name = "expiry"
+    field = "expires_at"
+
+    def lookups(self, request, model_admin):
+        return [("expired", _("Expired")), ("30d", _("Expires within 30 days")), ("never", _("Never expires"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "expired":
+            return queryset.filter(**{f"{self.field}__lte": now})
+        if self.value() == "30d":
+            return queryset.filter(**{f"{self.field}__gt": now, f"{self.field}__lte": now + timedelta(days=30)})
+        if self.value() == "never":
+            return queryset.filter(**{f"{self.field}__isnull": True})
+        return queryset
+
+
+class SubscriptionExpiryFilter(ExpiryFilter):
+    field = "subscription_expires_at"
+
+
+class ExtendForm(forms.Form):
+    months = forms.IntegerField(label=_("Months"), min_value=1, max_value=120, initial=12)
+
+
+def _extend_action(modeladmin, request, queryset, *, method: str, what: str):
+    """An intermediate page asking for N months, then `method(months)` on every selected row."""
+    form = ExtendForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        months = form.cleaned_data["months"]
+        with transaction.atomic():
+            for obj in queryset:
+                getattr(obj, method)(months)
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "Extended %(n)d %(what)s by %(m)d months.", "Extended %(n)d %(what)s by %(m)d months.", queryset.count()
+            )
+            % {"n": queryset.count(), "what": what, "m": months},
+            messages.SUCCESS,
+        )
+        return None
+    return render(
+        request,
+        "admin/extend_action.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": _("Extend by how many months?"),
+            "objects": queryset,
+            "form": form,
+            "action": request.POST["action"],
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class ProjectInline(admin.TabularInline):
+    model = Project
+    extra = 0
+    fields = ["name", "status", "expires_at"]
+    readonly_fields = ["name", "status", "expires_at"]
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "slug",
+        "usage",
+        "project_count",
+        "subscription_tier",
+        "subscription_expires_at",
+        "is_active",
+    ]
+    list_filter = ["is_active", "subscription_tier", SubscriptionExpiryFilter]
+    search_fields = ["name", "slug", "contact_email", "contact_phone"]
+    list_select_related = ["storage_connection"]
+    prepopulated_fields = {"slug": ["name"]}
+    raw_id_fields = ["created_by"]
+    readonly_fields = ["storage_used_bytes", "created_at", "updated_at"]
+    inlines = [MembershipInline, ProjectInline]
+    actions = ["activate", "deactivate", "extend_subscription"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active", "notes"]}),
+        (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone"]}),
+        (
+            _("Subscription and limits"),
+            {
+                "fields": [
+                    "subscription_tier",
+                    "subscription_expires_at",
+                    "subscription_period_months",
+                    "projects_limit",
+                    "storage_quota_bytes",
+                    "storage_used_bytes",
+                ]
+            },
+        ),
+        (_("Storage"), {"fields": ["storage_connection", "storage_prefix"]}),
+        (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_project_count=Count("projects", distinct=True))
+
+    @admin.display(description=_("projects"), ordering="_project_count")
+    def project_count(self, obj):
+        return obj._project_count
+
+    @admin.display(description=_("storage used"), ordering="storage_used_bytes")
+    def usage(self, obj):
+        pct = obj.storage_used_percent
+        colour = "#b3261e" if pct >= 90 else "#1f3a5f"
+        return format_html(
+            '<div title="{} / {}" style="width:120px;height:8px;background:#e5e7eb;border-radius:4px;overflow:hidden">'
+            '<div style="width:{}%;height:100%;background:{}"></div></div><small>{} / {} ({}%)</small>',
+            filesizeformat(obj.storage_used_bytes),
+            filesizeformat(obj.storage_quota_bytes),
+            pct,
+            colour,
+            filesizeformat(obj.storage_used_bytes),
+            filesizeformat(obj.storage_quota_bytes),
+            pct,
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.created_by_id:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Activate selected companies"))
+    def activate(self, request, queryset):
+        n = queryset.update(is_active=True, updated_at=timezone.now())
+        self.message_user(request, ngettext("%d company activated.", "%d companies activated.", n) % n)
+
+    @admin.action(description=_("Deactivate selected companies (portal read-only, nothing served)"))
+    def deactivate(self, request, queryset):
+        n = queryset.update(is_active=False, updated_at=timezone.now())
+        self.message_user(request, ngettext("%d company deactivated.", "%d companies deactivated.", n) % n)
+
+    @admin.action(description=_("Extend the subscription by N months…"))
+    def extend_subscription(self, request, queryset):
+        return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
+
+
+class StorageConnectionForm(forms.ModelForm):
+    """Secrets are write-only: never rendered back; leaving a field empty keeps the stored value."""
+
+    SECRET_FIELDS = {
+        "access_key_id": _("Access key ID (S3)"),
+        "secret_access_key": _("Secret access key (S3)"),
+        "oauth_token": _("OAuth token (Yandex Disk)"),
+    }
+    OPTION_FIELDS = ["endpoint_url", "region", "addressing_style", "public_base_url", "url_expiry_seconds"]
+
+    access_key_id = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    secret_access_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    oauth_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+    clear_credentials = forms.BooleanField(label=_("Forget the stored credentials"), required=False)
+    endpoint_url = forms.URLField(label=_("Endpoint URL (S3)"), required=False, assume_scheme="https")
+    region = forms.CharField(label=_("Region (S3)"), required=False, max_length=50)
+    addressing_style = forms.ChoiceField(
+        label=_("Addressing style (S3)"),
+        required=False,
+        choices=[("path", _("path")), ("virtual", _("virtual host")), ("auto", _("auto"))],
+    )
+    public_base_url = forms.URLField(label=_("Public base URL / CDN (S3)"), required=False, assume_scheme="https")
+    url_expiry_seconds = forms.IntegerField(
+        label=_("Signed URL lifetime, seconds (S3)"), required=False, min_value=60, max_value=7 * 24 * 3600
+    )
+
+    class Meta:
+        model = StorageConnection
+        fields = ["name", "provider", "base_path", "bucket", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in self.SECRET_FIELDS.items():
+            self.fields[name].label = label
+            self.fields[name].help_text = (
+                _("Stored (encrypted). Leave empty to keep it.") if self.instance.has_credentials else ""
+            )
+        for name in self.OPTION_FIELDS:
+            self.fields[name].initial = self.instance.options.get(name)
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        connection.options = {
+            k: self.cleaned_data[k] for k in self.OPTION_FIELDS if self.cleaned_data.get(k) not in (None, "")
+        }
+        if self.cleaned_data["clear_credentials"]:
+            connection.set_credentials({})
+        else:
+            entered = {k: self.cleaned_data[k] for k in self.SECRET_FIELDS if self.cleaned_data.get(k)}
+            if entered:
+                current = connection.credentials if connection.has_credentials else {}
+                connection.set_credentials({**current, **entered})
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(StorageConnection)
+class StorageConnectionAdmin(admin.ModelAdmin):
+    form = StorageConnectionForm
+    list_display = [
+        "name",
+        "provider",
+        "bucket",
+        "base_path",
+        "is_default",
+        "is_active",
+        "test_status",
+        "last_tested_at",
+        "company_count",
+    ]
+    list_filter = ["provider", "is_active", "test_status"]
+    search_fields = ["name", "bucket", "base_path"]
+    readonly_fields = ["is_default", "test_status", "test_error", "last_tested_at", "created_at", "updated_at"]
+    actions = ["test_connection", "make_default"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_company_count=Count("companies"))
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["name", "provider", "is_active", "is_default"]}),
+            (
+                _("Location"),
+                {
+                    "fields": [
+                        "base_path",
+                        "bucket",
+                        "endpoint_url",
+                        "region",
+                        "addressing_style",
+                        "public_base_url",
+                        "url_expiry_seconds",
+                    ]
+                },
+            ),
+            (_("Credentials"), {"fields": ["access_key_id", "secret_access_key", "oauth_token", "clear_credentials"]}),
+            (_("Last test"), {"fields": ["test_status", "test_error", "last_tested_at"]}),
+        ]
+
+    @admin.display(description=_("companies"), ordering="_company_count")
+    def company_count(self, obj):
+        return obj._company_count
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        # The platform default stays; companies using a connection protect it via PROTECT.
+        return super().has_delete_permission(request, obj) and not (obj and obj.is_default)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset.filter(is_default=False))
+
+    @admin.action(description=_("Test connection (write, read and delete a probe file)"))
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            error = check_storage_connection(connection)
+            if error:
+                self.message_user(
+                    request, _("%(name)s: failed — %(error)s") % {"name": connection, "error": error}, messages.ERROR
+                )
+            else:
+                self.message_user(request, _("%(name)s: working.") % {"name": connection}, messages.SUCCESS)
+
+    @admin.action(description=_("Make the platform default"))
+    def make_default(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
+            return
+        connection = queryset.get()
+        with transaction.atomic():
+            StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).update(is_default=False)
+            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=timezone.now())
+        self.message_user(request, _("%(name)s is now the platform default.") % {"name": connection})
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "company", "status", "starts_at", "expires_at", "auto_renew", "portrait_count"]
+    list_filter = [("company", admin.RelatedOnlyFieldListFilter), "status", ExpiryFilter, "auto_renew"]
+    search_fields = ["name", "slug", "company__name"]
+    list_select_related = ["company"]
+    raw_id_fields = ["company", "created_by"]
+    readonly_fields = ["created_at", "updated_at", "last_notification_sent_at"]
+    actions = ["extend"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_portrait_count=Count("portraits"))
+
+    @admin.display(description=_("photos"), ordering="_portrait_count")
+    def portrait_count(self, obj):
+        return obj._portrait_count
+
+    @admin.action(description=_("Extend by N months…"))
+    def extend(self, request, queryset):
+        return _extend_action(self, request, queryset, method="extend", what=_("projects"))
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "company", "role", "created_at"]
+    list_filter = ["role", ("company", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "company__name"]
+    list_select_related = ["user", "company"]
+    raw_id_fields = ["user", "company"]
+
+
+@admin.register(Folder)
+class FolderAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "created_at"]
+    search_fields = ["name", "project__name"]
+    list_select_related = ["project"]
+    raw_id_fields = ["project"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["subject", "company", "kind", "email_sent", "telegram_sent", "attempts", "created_at"]
+    list_filter = ["kind", "email_sent", "telegram_sent"]
+    search_fields = ["subject", "company__name"]
+    list_select_related = ["company"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class CompaniesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'companies'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "companies"

@@ -1,0 +1,125 @@
+"""Tenancy in one place.
+
+``TenantMiddleware`` puts a :class:`Tenant` on every request. Views never filter by company
+themselves: they fetch every tenant-owned object through a ``get_<model>_for_user`` helper, which
+looks it up inside the active company (404 for anything else, so another tenant's objects are
+indistinguishable from missing ones) and, for writes, checks the role and the company's state
+(403 with a reason).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+
+from companies.models import Company, Folder, Membership, Project
+
+SESSION_KEY = "active_company_id"
+
+
+class Tenant:
+    def __init__(self, request: HttpRequest):
+        self._request = request
+
+    @cached_property
+    def memberships(self) -> list[Membership]:
+        user = self._request.user
+        if not user.is_authenticated:
+            return []
+        return list(Membership.objects.filter(user=user).select_related("company").order_by("company__name"))
+
+    @cached_property
+    def membership(self) -> Membership | None:
+        wanted = self._request.session.get(SESSION_KEY) if hasattr(self._request, "session") else None
+        for m in self.memberships:
+            if m.company_id == wanted:
+                return m
+        return self.memberships[0] if self.memberships else None
+
+    @property
+    def company(self) -> Company | None:
+        return self.membership.company if self.membership else None
+
+    @property
+    def can_write(self) -> bool:
+        m = self.membership
+        return bool(m and m.can_write and m.company.is_writable)
+
+    def switch(self, slug: str) -> bool:
+        for m in self.memberships:
+            if m.company.slug == slug:
+                self._request.session[SESSION_KEY] = m.company_id
+                self.__dict__["membership"] = m
+                return True
+        return False
+
+
+class PortalRequest(HttpRequest):
+    tenant: Tenant
+
+
+def portal_view(view):
+    """Log-in required, and a membership: users of no company get an explanation, not a crash."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.tenant.membership is None:
+            return render(request, "companies/no_company.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def check_write(request: PortalRequest) -> Membership:
+    """The active membership, if it may change data; 403 with the reason otherwise."""
+    m = request.tenant.membership
+    if m is None:
+        raise Http404
+    if not m.can_write:
+        raise PermissionDenied(_("Your role in this company is “viewer”: you can look but not change anything."))
+    if not m.company.is_writable:
+        raise PermissionDenied(m.company.read_only_reason)
+    return m
+
+
+def check_owner(request: PortalRequest) -> Membership:
+    m = check_write(request)
+    if not m.is_owner:
+        raise PermissionDenied(_("Only the company's owners can manage its members."))
+    return m
+
+
+def scoped_get(request: PortalRequest, queryset: QuerySet, *, write: bool = False, **lookup):
+    """Fetch from a queryset already restricted to the active company; then check writes."""
+    if request.tenant.company is None:
+        raise Http404
+    obj = get_object_or_404(queryset, **lookup)
+    if write:
+        check_write(request)
+    return obj
+
+
+def get_project_for_user(request: PortalRequest, slug: str, *, write: bool = False) -> Project:
+    return scoped_get(request, Project.objects.for_company(request.tenant.company), write=write, slug=slug)
+
+
+def get_folder_for_user(request: PortalRequest, project: Project, pk: int, *, write: bool = False) -> Folder:
+    return scoped_get(request, project.folders.all(), write=write, pk=pk)
+
+
+def get_membership_for_user(request: PortalRequest, pk: int) -> Membership:
+    """Members are managed by owners only, so this helper always checks ownership."""
+    company = request.tenant.company
+    if company is None:
+        raise Http404
+    membership = get_object_or_404(company.memberships.select_related("user"), pk=pk)
+    check_owner(request)
+    return membership

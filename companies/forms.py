@@ -1,0 +1,78 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from companies.models import Membership, Project
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class TagsField(forms.CharField):
+    """Comma-separated tags, returned as a list of short strings."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 500)
+        kwargs.setdefault("help_text", _("Separate tags with commas."))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        tags = [t.strip() for t in text.split(",") if t.strip()]
+        if any(len(t) > 40 for t in tags):
+            raise forms.ValidationError(_("A tag can be at most 40 characters long."))
+        if len(tags) > 20:
+            raise forms.ValidationError(_("At most 20 tags."))
+        return tags
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000
+    )
+    starts_at = forms.DateTimeField(label=_("Starts"), required=False, widget=DateTimeInput())
+    expires_at = forms.DateTimeField(label=_("Expires"), required=False, widget=DateTimeInput())
+    auto_renew = forms.BooleanField(label=_("Renew automatically"), required=False)
+    notify_days_before_expiry = forms.IntegerField(
+        label=_("Remind me this many days before it expires"), min_value=0, max_value=365, initial=7
+    )
+    tags = TagsField(label=_("Tags"))
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Give the project a name."))
+        return name
+
+    def clean(self):
+        data = super().clean()
+        starts, expires = data.get("starts_at"), data.get("expires_at")
+        if starts and expires and expires <= starts:
+            self.add_error("expires_at", _("The project must expire after it starts."))
+        return data
+
+    @classmethod
+    def initial_for(cls, project: Project) -> dict:
+        return {f: getattr(project, f) for f in cls.base_fields}
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.EDITOR)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices)
+
+
+class SwitchCompanyForm(forms.Form):
+    company = forms.SlugField()
+    next = forms.CharField(required=False)

@@ -1,0 +1,15 @@
+from companies.access import Tenant
+
+
+class TenantMiddleware:
+    """Attach ``request.tenant`` (the user's memberships and active company), computed lazily.
+
+    Lazy, so public pages such as the AR viewer pay no query for it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.tenant = Tenant(request)
+        return self.get_response(request)

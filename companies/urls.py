@@ -1,0 +1,19 @@
+from django.urls import include, path
+
+from companies import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("switch/", views.switch_company, name="switch_company"),
+    path("projects/", views.project_list, name="project_list"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/<slug:slug>/edit/", views.project_edit, name="project_edit"),
+    path("projects/<slug:slug>/archive/", views.project_archive, name="project_archive"),
+    path("members/", views.member_list, name="member_list"),
+    path("members/invite/", views.member_invite, name="member_invite"),
+    path("members/<int:pk>/role/", views.member_role, name="member_role"),
+    path("members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("", include("content.urls")),
+]

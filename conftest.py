@@ -1,0 +1,124 @@
+"""Fixtures shared by every app's tests: isolated media, and two tenants to test isolation with."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from arv.storage import forget_cached_storages
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    forget_cached_storages()
+    yield
+    forget_cached_storages()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, **extra):
+        extra.setdefault("email", f"{username}@example.com")
+        user = get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
+        user.raw_password = "pw-" + username
+        return user
+
+    return make
+
+
+@pytest.fixture
+def tenants(db, make_user):
+    """Company A with an owner, an editor and a viewer; company B, another tenant, with its owner."""
+    from types import SimpleNamespace
+
+    from companies.models import Company, Membership, Project
+
+    a = Company.objects.create(name="Alpha Studio", slug="alpha", contact_email="alpha@example.com")
+    b = Company.objects.create(name="Beta Prints", slug="beta", contact_email="beta@example.com")
+    ns = SimpleNamespace(a=a, b=b)
+    ns.owner = make_user("alice")
+    ns.editor = make_user("eddie")
+    ns.viewer = make_user("vera")
+    ns.outsider = make_user("bob")
+    Membership.objects.create(user=ns.owner, company=a, role=Membership.Role.OWNER)
+    Membership.objects.create(user=ns.editor, company=a, role=Membership.Role.EDITOR)
+    Membership.objects.create(user=ns.viewer, company=a, role=Membership.Role.VIEWER)
+    Membership.objects.create(user=ns.outsider, company=b, role=Membership.Role.OWNER)
+    ns.project_a = Project.objects.create(company=a, name="Weddings", slug="weddings")
+    ns.project_b = Project.objects.create(company=b, name="Schools", slug="schools")
+    return ns
+
+
+@pytest.fixture
+def client_for(client):
+    """A logged-in test client for *user* (the same client object, re-logged)."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def jpeg_bytes(width=800, height=600, seed=1, quality=90) -> bytes:
+    """A photo-like JPEG: smooth shapes plus texture, so markers have features to find."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = 128 + 60 * np.sin(x / (17 + seed)) * np.cos(y / 23) + rng.normal(0, 25, (height, width))
+    rgb = np.stack([base, np.roll(base, 7, axis=1), np.roll(base, 13, axis=0)], axis=-1)
+    img = Image.fromarray(np.clip(rgb, 0, 255).astype("uint8"), "RGB")
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+@pytest.fixture
+def make_portrait(db):
+    """A portrait with an image file in its company's storage, written directly (no pipeline)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from arv.storage import storage_for_company
+    from content.models import Portrait, Video
+
+    def make(project, *, title="Portrait", with_video=False, **fields):
+        data = jpeg_bytes(seed=Portrait.objects.count() + 1)
+        portrait = Portrait(
+            company=project.company,
+            project=project,
+            title=title,
+            image_width=800,
+            image_height=600,
+            image_format="JPEG",
+            image_bytes=len(data),
+            image_sha256=hashlib.sha256(data).hexdigest(),
+            stored_bytes=len(data),
+            **fields,
+        )
+        storage = storage_for_company(project.company)
+        portrait.image = storage.save(f"{portrait.storage_dir}/photo.jpg", ContentFile(data))
+        portrait.save()
+        if with_video:
+            name = storage.save(
+                f"{portrait.storage_dir}/video.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+            )
+            Video.objects.create(
+                portrait=portrait,
+                file=name,
+                title="Clip",
+                size_bytes=124,
+                stored_bytes=124,
+                mime_type="video/mp4",
+                duration=3,
+                width=640,
+                height=360,
+                status=Video.Status.READY,
+            )
+        return portrait
+
+    return make
