@@ -1,3 +1,233 @@
-from django.db import models
+"""Portraits (the printed photos) and the videos that play on them."""
 
-# Create your models here.
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from arv.storage import TenantFileField
+from companies.models import Company, Folder, Project
+
+
+class PortraitQuerySet(models.QuerySet):
+    def for_company(self, company: Company):
+        return self.filter(company=company)
+
+    def search(self, text: str):
+        text = (text or "").strip()
+        if not text:
+            return self
+        return self.filter(
+            Q(title__icontains=text)
+            | Q(customer_name__icontains=text)
+            | Q(customer_email__icontains=text)
+            | Q(customer_phone__icontains=text)
+            | Q(order_reference__icontains=text)
+        )
+
+    def publicly_visible(self):
+        now = timezone.now()
+        return self.filter(is_active=True).filter(
+            Q(published_at__isnull=True) | Q(published_at__lte=now),
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        )
+
+
+class Portrait(models.Model):
+    class Status(models.TextChoices):
+        PROCESSING = "processing", _("Processing")
+        NEEDS_VIDEO = "needs_video", _("Needs a video")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    # The company is the project's; it is stored here too so tenant lookups, storage routing and
+    # the public viewer need no join.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portraits")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="portraits")
+    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="portraits")
+    # The only identifier that appears in public URLs.
+    unique_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+
+    image = TenantFileField(_("image"), max_length=500)
+    image_width = models.PositiveIntegerField(default=0)
+    image_height = models.PositiveIntegerField(default=0)
+    image_format = models.CharField(max_length=10, blank=True)
+    image_bytes = models.BigIntegerField(default=0)
+    # SHA-256 of the stored (normalised) image: the key for reusing a compiled marker.
+    image_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    preview = TenantFileField(_("preview"), max_length=500, blank=True)
+    # Bytes of every file of this row (image, preview) as counted in the company's quota.
+    stored_bytes = models.BigIntegerField(default=0, editable=False)
+
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
+
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    customer_phone = models.CharField(_("customer phone"), max_length=40, blank=True)
+    customer_email = models.EmailField(_("customer e-mail"), blank=True)
+    order_reference = models.CharField(_("order reference"), max_length=100, blank=True)
+
+    is_active = models.BooleanField(_("active"), default=True)
+    published_at = models.DateTimeField(_("published from"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    views_count = models.PositiveIntegerField(_("views"), default=0)
+    last_viewed_at = models.DateTimeField(_("last viewed"), null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = PortraitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("portrait")
+        verbose_name_plural = _("portraits")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="portrait_company_created_idx"),
+            models.Index(fields=["project", "-created_at"], name="portrait_project_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:portrait_detail", kwargs={"uuid": self.unique_id})
+
+    def get_public_url(self) -> str:
+        return reverse("viewer:page", kwargs={"uuid": self.unique_id})
+
+    @property
+    def public_url(self) -> str:
+        return settings.SITE_URL + self.get_public_url()
+
+    @property
+    def storage_dir(self) -> str:
+        return f"{self.company.path_prefix}/{self.project.slug}/{self.unique_id}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def set_status(self, status: str) -> None:
+        if self.status != status:
+            self.status = status
+            self.save(update_fields=["status", "updated_at"])
+
+
+class VideoQuerySet(models.QuerySet):
+    def playable(self):
+        return self.filter(status=Video.Status.READY)
+
+
+class Video(models.Model):
+    class Status(models.TextChoices):
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="videos")
+    file = TenantFileField(_("original file"), max_length=500)
+    # H.264/AAC MP4 with faststart, made by ffmpeg for iPhones; empty: serve the original.
+    web_file = TenantFileField(_("web rendition"), max_length=500, blank=True)
+    poster = TenantFileField(_("poster"), max_length=500, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    duration = models.FloatField(_("duration (s)"), default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    fps = models.FloatField(default=0)
+    size_bytes = models.BigIntegerField(default=0)
+    mime_type = models.CharField(max_length=50, blank=True)
+    # Manually chosen to play regardless of schedules; at most one per portrait (constraint).
+    is_active = models.BooleanField(_("active"), default=False)
+    schedule_start = models.DateTimeField(_("play from"), null=True, blank=True)
+    schedule_end = models.DateTimeField(_("play until"), null=True, blank=True)
+    rotation_order = models.PositiveIntegerField(_("order"), default=0)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
+    # Plain-language note about processing, e.g. that no web rendition could be made.
+    status_message = models.CharField(max_length=300, blank=True)
+    # Bytes of every file of this row (original, rendition, poster) as counted in the quota.
+    stored_bytes = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VideoQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("video")
+        verbose_name_plural = _("videos")
+        ordering = ["rotation_order", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portrait"], condition=Q(is_active=True), name="one_active_video_per_portrait"
+            ),
+            models.CheckConstraint(
+                condition=Q(schedule_start__isnull=True)
+                | Q(schedule_end__isnull=True)
+                | Q(schedule_end__gt=models.F("schedule_start")),
+                name="video_schedule_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.original_filename or f"video {self.pk}"
+
+    @property
+    def company(self) -> Company:
+        return self.portrait.company
+
+    @property
+    def playback_file(self):
+        return self.web_file if self.web_file else self.file
+
+    def activate(self) -> None:
+        """Make this the manually active video: one UPDATE pair in a transaction, so the
+        constraint never sees two active videos and readers never see none in between."""
+        with transaction.atomic():
+            Video.objects.filter(portrait_id=self.portrait_id, is_active=True).exclude(pk=self.pk).update(
+                is_active=False
+            )
+            Video.objects.filter(pk=self.pk).update(is_active=True)
+        self.is_active = True
+
+    def deactivate(self) -> None:
+        Video.objects.filter(pk=self.pk).update(is_active=False)
+        self.is_active = False
+
+    def is_scheduled_at(self, moment) -> bool:
+        return (self.schedule_start is None or self.schedule_start <= moment) and (
+            self.schedule_end is None or moment < self.schedule_end
+        )
+
+
+class PendingUpload(models.Model):
+    """A journal entry for files being written before their rows exist.
+
+    Written (and quota reserved) before any file is stored, deleted in the transaction that
+    creates the rows. An entry that outlives its upload means the process died in between: the
+    sweeper deletes its files and gives the quota back, so a crash leaves no orphan.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    names = models.JSONField(default=list)
+    reserved_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("pending upload")
+        verbose_name_plural = _("pending uploads")
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {len(self.names)} file(s) since {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,3 +1,312 @@
-from django.shortcuts import render
+"""Client portal pages for portraits and videos."""
 
-# Create your views here.
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from arv.storage import StorageUnavailable
+from companies.access import get_project_for_user, portal_view
+from content import printsheet, qr, services
+from content.access import get_portrait_for_user, get_video_for_user
+from content.forms import PortraitEditForm, PortraitUploadForm, SearchForm, VideoAddForm, VideoScheduleForm
+from content.models import Portrait
+from markers.models import Job
+from markers.reports import marker_summary
+from markers.services import regenerate_marker
+
+PORTRAITS_PER_PAGE = 24
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+def _form_errors(form) -> dict:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+
+
+def _service_error(form, exc: Exception) -> None:
+    if isinstance(exc, StorageUnavailable):
+        form.add_error(None, services.storage_error_message())
+    else:
+        for field, errors in getattr(exc, "error_dict", {None: exc.messages}).items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+
+
+@portal_view
+def project_detail(request, slug):
+    project = get_project_for_user(request, slug)
+    search = SearchForm(request.GET)
+    q = search.cleaned_data["q"] if search.is_valid() else ""
+    portraits = project.portraits.select_related("company").search(q).order_by("-created_at", "-id")
+    page = Paginator(portraits, PORTRAITS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "content/project_detail.html", {"project": project, "page": page, "q": q})
+
+
+@portal_view
+def portrait_upload(request, slug):
+    project = get_project_for_user(request, slug, write=True)
+    form = PortraitUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        try:
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    portrait = services.create_portrait(
+                        project=project,
+                        uploaded_by=request.user,
+                        title=data["title"],
+                        image=data["image"],
+                        video=data["video"],
+                        description=data["description"],
+                        customer_name=data["customer_name"],
+                        customer_phone=data["customer_phone"],
+                        customer_email=data["customer_email"],
+                        order_reference=data["order_reference"],
+                        published_at=data["published_at"],
+                        expires_at=data["expires_at"],
+                    )
+                except (ValidationError, StorageUnavailable) as exc:
+                    _service_error(form, exc)
+                else:
+                    messages.success(request, _("Uploaded. Markers are being made; this page updates by itself."))
+                    if _wants_json(request):
+                        return JsonResponse({"redirect": portrait.get_absolute_url()})
+                    return redirect(portrait)
+        finally:
+            form.cleanup()
+        if _wants_json(request):
+            return JsonResponse({"errors": _form_errors(form)}, status=400)
+    return render(
+        request,
+        "content/portrait_upload.html",
+        {"project": project, "form": form, "max_mb": settings.UPLOAD_MAX_MB, "video_max_mb": settings.VIDEO_MAX_MB},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@portal_view
+def portrait_detail(request, uuid):
+    portrait = get_portrait_for_user(request, uuid)
+    videos = list(portrait.videos.select_related("portrait__company"))
+    jobs = {job.kind: job for job in portrait.jobs.exclude(kind=Job.Kind.VIDEO)}
+    return render(
+        request,
+        "content/portrait_detail.html",
+        {
+            "portrait": portrait,
+            "videos": videos,
+            "jobs": jobs,
+            "marker": marker_summary(jobs.get(Job.Kind.MINDAR)),
+            "video_form": VideoAddForm(),
+            "can_write": request.tenant.can_write,
+        },
+    )
+
+
+@require_GET
+@portal_view
+def portrait_status(request, uuid):
+    portrait = get_portrait_for_user(request, uuid)
+    jobs = list(portrait.jobs.all())
+    mindar = next((j for j in jobs if j.kind == Job.Kind.MINDAR), None)
+    return JsonResponse(
+        {
+            "status": portrait.status,
+            "status_label": portrait.get_status_display(),
+            "jobs": [
+                {
+                    "kind": j.kind,
+                    "video": j.video_id,
+                    "status": j.status,
+                    "label": j.get_status_display(),
+                    "error": _(j.error) if j.error else "",
+                }
+                for j in jobs
+            ],
+            "marker": marker_summary(mindar),
+        }
+    )
+
+
+@portal_view
+def portrait_edit(request, uuid):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    initial = {name: getattr(portrait, name) for name in PortraitEditForm.base_fields}
+    form = PortraitEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_portrait(portrait=portrait, **form.cleaned_data)
+        except ValidationError as exc:
+            _service_error(form, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect(portrait)
+    return render(request, "content/portrait_edit.html", {"portrait": portrait, "form": form})
+
+
+@require_POST
+@portal_view
+def portrait_delete(request, uuid):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    project = portrait.project
+    services.delete_portrait(portrait=portrait)
+    messages.success(request, _("“%(title)s” and its files were deleted.") % {"title": portrait.title})
+    return redirect(project)
+
+
+@require_POST
+@portal_view
+def portrait_regenerate(request, uuid):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    regenerate_marker(portrait=portrait)
+    messages.success(request, _("The marker is being made again."))
+    return redirect(portrait)
+
+
+def _qr_response(body: bytes, content_type: str, portrait: Portrait, ext: str, request) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    disposition = "attachment" if request.GET.get("download") else "inline"
+    response["Content-Disposition"] = (
+        f'{disposition}; filename="qr-{slugify(portrait.title) or portrait.unique_id}.{ext}"'
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@portal_view
+def portrait_qr_png(request, uuid):
+    portrait = get_portrait_for_user(request, uuid)
+    return _qr_response(qr.qr_png(portrait.public_url), "image/png", portrait, "png", request)
+
+
+@require_GET
+@portal_view
+def portrait_qr_svg(request, uuid):
+    portrait = get_portrait_for_user(request, uuid)
+    return _qr_response(qr.qr_svg(portrait.public_url), "image/svg+xml", portrait, "svg", request)
+
+
+@require_GET
+@portal_view
+def portrait_print_sheet(request, uuid):
+    portrait = get_portrait_for_user(request, uuid)
+    fmt = request.GET.get("format", "a4")
+    if fmt not in printsheet.FORMATS:
+        fmt = "a4"
+    try:
+        with portrait.image.open("rb") as fh:
+            image = fh.read()
+    except Exception:
+        messages.error(request, services.storage_error_message())
+        return redirect(portrait)
+    pdf = printsheet.print_sheet_pdf(
+        image=image,
+        url=portrait.public_url,
+        instruction=_("Scan the QR code, then point your camera at the photo."),
+        title=portrait.title,
+        fmt=fmt,
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="print-{slugify(portrait.title) or portrait.unique_id}-{fmt}.pdf"'
+    )
+    return response
+
+
+@require_POST
+@portal_view
+def video_add(request, uuid):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    form = VideoAddForm(request.POST, request.FILES)
+    try:
+        if form.is_valid():
+            try:
+                services.add_video(
+                    portrait=portrait,
+                    video=form.cleaned_data["video"],
+                    title=form.cleaned_data["title"],
+                    activate=form.cleaned_data["activate"],
+                )
+            except (ValidationError, StorageUnavailable) as exc:
+                _service_error(form, exc)
+            else:
+                messages.success(request, _("Video added; it is being prepared for phones."))
+                if _wants_json(request):
+                    return JsonResponse({"redirect": portrait.get_absolute_url()})
+                return redirect(portrait)
+    finally:
+        form.cleanup()
+    if _wants_json(request):
+        return JsonResponse({"errors": _form_errors(form)}, status=400)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return redirect(portrait)
+
+
+@require_POST
+@portal_view
+def video_activate(request, uuid, pk):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    video = get_video_for_user(request, portrait, pk, write=True)
+    if request.POST.get("active") == "0":
+        services.deactivate_video(video=video)
+        messages.success(request, _("The schedule decides which video plays now."))
+    else:
+        services.activate_video(video=video)
+        messages.success(request, _("“%(title)s” now plays on this photo.") % {"title": video})
+    return redirect(portrait)
+
+
+@portal_view
+def video_edit(request, uuid, pk):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    video = get_video_for_user(request, portrait, pk, write=True)
+    form = VideoScheduleForm(
+        request.POST or None,
+        initial={"title": video.title, "schedule_start": video.schedule_start, "schedule_end": video.schedule_end},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_video(video=video, **form.cleaned_data)
+        except ValidationError as exc:
+            _service_error(form, exc)
+        else:
+            messages.success(request, _("Video saved."))
+            return redirect(portrait)
+    return render(request, "content/video_edit.html", {"portrait": portrait, "video": video, "form": form})
+
+
+@require_POST
+@portal_view
+def video_move(request, uuid, pk):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    video = get_video_for_user(request, portrait, pk, write=True)
+    order = list(portrait.videos.values_list("pk", flat=True))
+    i = order.index(video.pk)
+    j = i - 1 if request.POST.get("direction") == "up" else i + 1
+    if 0 <= j < len(order):
+        order[i], order[j] = order[j], order[i]
+        services.reorder_videos(portrait=portrait, order=order)
+    return redirect(portrait)
+
+
+@require_POST
+@portal_view
+def video_delete(request, uuid, pk):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    video = get_video_for_user(request, portrait, pk, write=True)
+    services.delete_video(video=video)
+    messages.success(request, _("Video deleted."))
+    return redirect(portrait)

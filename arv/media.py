@@ -1,0 +1,116 @@
+"""Serving stored files: HTTP Range (video seeking, iOS playback), long caching, safe types.
+
+Names of stored files are random and never reused, so responses are cacheable forever. Content
+types come from a whitelist by extension; anything else is a download, so an uploaded file can
+never run as HTML or script in the site's origin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.http import http_date
+from django.views.decorators.http import require_safe
+
+from arv.storage import storage_for_connection
+
+SAFE_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "mind": "application/octet-stream",
+    "iset": "application/octet-stream",
+    "fset": "application/octet-stream",
+    "fset3": "application/octet-stream",
+    "pdf": "application/pdf",
+}
+INLINE = {"image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime", "video/webm"}
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def content_type_for(name: str) -> str:
+    return SAFE_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
+def _iter_range(fh, start: int, length: int) -> Iterator[bytes]:
+    try:
+        fh.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = fh.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+def _headers(response, name: str, content_type: str) -> None:
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # Viewer pages on other origins (a studio's own site) may load the video and marker.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    if content_type not in INLINE:
+        response["Content-Disposition"] = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
+
+
+def serve_file(request, storage, name: str):
+    """Stream *name* from *storage*, honouring a single-range Range header."""
+    try:
+        size = storage.size(name)
+        fh = storage.open(name, "rb")
+    except (FileNotFoundError, SuspiciousFileOperation, IsADirectoryError):
+        raise Http404 from None
+    content_type = content_type_for(name)
+    header = request.headers.get("Range", "")
+    match = _RANGE.match(header.strip()) if header else None
+    if match and (match.group(1) or match.group(2)):
+        first, last = match.groups()
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+        else:  # suffix range: the last N bytes
+            start = max(size - int(last), 0)
+            end = size - 1
+        if start >= size or start > end:
+            fh.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            _headers(response, name, content_type)
+            return response
+        length = end - start + 1
+        response = StreamingHttpResponse(_iter_range(fh, start, length), status=206, content_type=content_type)
+        response["Content-Length"] = str(length)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    else:
+        response = FileResponse(fh, content_type=content_type)
+        response["Content-Length"] = str(size)
+    _headers(response, name, content_type)
+    try:
+        modified = storage.get_modified_time(name)
+        response["Last-Modified"] = http_date(modified.timestamp())
+    except (NotImplementedError, OSError, AttributeError):
+        pass
+    return response
+
+
+@require_safe
+def media(request, connection_id: int, path: str):
+    """Files of a local-disk storage connection (remote backends serve their own URLs)."""
+    from companies.models import StorageConnection
+
+    connection = get_object_or_404(StorageConnection, pk=connection_id, provider=StorageConnection.Provider.LOCAL)
+    return serve_file(request, storage_for_connection(connection), path)

@@ -1,0 +1,91 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from companies.forms import DateTimeInput
+from content.validators import ValidatedImage, ValidatedVideo, validate_image, validate_video
+
+
+class ImageUploadField(forms.FileField):
+    """A file field whose cleaned value is a ValidatedImage (decoded, normalised)."""
+
+    widget = forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif"})
+
+    def clean(self, data, initial=None) -> ValidatedImage | None:
+        upload = super().clean(data, initial)
+        return validate_image(upload) if upload else None
+
+
+class VideoUploadField(forms.FileField):
+    widget = forms.ClearableFileInput(attrs={"accept": "video/mp4,video/quicktime,video/webm"})
+
+    def clean(self, data, initial=None) -> ValidatedVideo | None:
+        upload = super().clean(data, initial)
+        return validate_video(upload) if upload else None
+
+
+class CleansUpVideos:
+    """Forms holding a ValidatedVideo must release its temp file whatever happens next."""
+
+    def cleanup(self) -> None:
+        for value in getattr(self, "cleaned_data", {}).values():
+            if isinstance(value, ValidatedVideo):
+                value.cleanup()
+
+
+class PortraitMetaForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    description = forms.CharField(
+        label=_("Description"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    customer_name = forms.CharField(label=_("Customer name"), max_length=200, required=False)
+    customer_phone = forms.CharField(label=_("Customer phone"), max_length=40, required=False)
+    customer_email = forms.EmailField(label=_("Customer e-mail"), required=False)
+    order_reference = forms.CharField(label=_("Order reference"), max_length=100, required=False)
+    published_at = forms.DateTimeField(label=_("Show from"), required=False, widget=DateTimeInput())
+    expires_at = forms.DateTimeField(label=_("Show until"), required=False, widget=DateTimeInput())
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("published_at"), data.get("expires_at")
+        if start and end and end <= start:
+            self.add_error("expires_at", _("The photo must stop being shown after it starts."))
+        return data
+
+
+class PortraitUploadForm(CleansUpVideos, PortraitMetaForm):
+    field_order = ["image", "video", "title"]
+    image = ImageUploadField(
+        label=_("Photo"),
+        help_text=_("JPEG, PNG, WebP or HEIC; at least 480 px on the short side. This is the photo you will print."),
+        error_messages={"required": _("Choose the photo to upload.")},
+    )
+    video = VideoUploadField(
+        label=_("Video"), required=False, help_text=_("MP4, MOV or WebM. You can also add videos later.")
+    )
+
+
+class PortraitEditForm(PortraitMetaForm):
+    is_active = forms.BooleanField(label=_("Active (visitors can see it)"), required=False)
+
+
+class VideoAddForm(CleansUpVideos, forms.Form):
+    video = VideoUploadField(label=_("Video"), error_messages={"required": _("Choose a video to upload.")})
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    activate = forms.BooleanField(label=_("Play this video from now on"), required=False)
+
+
+class VideoScheduleForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200, required=False)
+    schedule_start = forms.DateTimeField(label=_("Play from"), required=False, widget=DateTimeInput())
+    schedule_end = forms.DateTimeField(label=_("Play until"), required=False, widget=DateTimeInput())
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("schedule_start"), data.get("schedule_end")
+        if start and end and end <= start:
+            self.add_error("schedule_end", _("The video must stop playing after it starts."))
+        return data
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100)

@@ -1,0 +1,351 @@
+"""Upload, change and delete portraits and videos: the portal and the API both call these.
+
+Writing files and rows safely:
+
+1. validate everything first (``content.validators``), nothing is stored before;
+2. in one transaction, reserve the bytes against the company's quota (a conditional UPDATE) and
+   write a ``PendingUpload`` journal entry naming the files about to be written;
+3. write the files through the company's storage, outside any transaction (slow I/O);
+4. in one transaction, create the rows and delete the journal entry; processing jobs are queued
+   on commit.
+
+Any failure in 3 or 4 deletes the written files and returns the quota before re-raising. A
+process killed between 2 and 4 leaves only the journal entry, which ``sweep_pending_uploads``
+turns back into nothing (files deleted, quota released).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from arv.storage import StorageUnavailable, storage_for_company
+from companies.models import Company, Folder, Project
+from content.models import PendingUpload, Portrait, Video
+from content.validators import ValidatedImage, ValidatedVideo
+
+logger = logging.getLogger(__name__)
+
+PENDING_UPLOAD_TTL = timedelta(hours=1)
+
+
+class QuotaExceeded(ValidationError):
+    pass
+
+
+def _quota_error(company: Company, needed: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        _(
+            "Not enough storage left: this upload needs %(needed)s, and %(used)s of your %(quota)s are in use "
+            "(%(left)s free). Delete old photos or videos, or ask us for more space."
+        )
+        % {
+            "needed": filesizeformat(needed),
+            "used": filesizeformat(company.storage_used_bytes),
+            "quota": filesizeformat(company.storage_quota_bytes),
+            "left": filesizeformat(company.storage_left_bytes),
+        },
+        code="quota",
+    )
+
+
+def _unique_name(directory: str, stem: str, ext: str) -> str:
+    return f"{directory}/{stem}-{uuid.uuid4().hex[:12]}.{ext}"
+
+
+@contextmanager
+def _staged(company: Company, planned: dict[str, int]):
+    """Reserve quota and journal *planned* names → sizes; undo everything if the block fails.
+
+    Yields the journal entry; the caller deletes it inside the transaction creating the rows.
+    """
+    total = sum(planned.values())
+    with transaction.atomic():
+        if not company.reserve_storage(total):
+            raise _quota_error(company, total)
+        pending = PendingUpload.objects.create(company=company, names=list(planned), reserved_bytes=total)
+    pending_id = pending.pk  # pending.delete() in the block clears .pk; a rollback revives the row
+    storage = storage_for_company(company)
+    try:
+        yield pending, storage
+    except BaseException:
+        _discard(storage, list(planned))
+        company.release_storage(total)
+        PendingUpload.objects.filter(pk=pending_id).delete()
+        raise
+
+
+def _discard(storage, names: Iterable[str]) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            # The sweeper retries names left in a journal; here we can only log.
+            logger.exception("could not delete %s after a failed upload", name)
+
+
+def _write(storage, name: str, content) -> None:
+    try:
+        saved = storage.save(name, content)
+    except OSError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    except Exception as exc:
+        # Remote backends raise their own types (botocore, yadisk); the user gets one message.
+        if isinstance(exc, StorageUnavailable):
+            raise
+        raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    if saved != name:
+        # Names are random, so a collision means something else wrote here; never overwrite it.
+        storage.delete(saved)
+        raise StorageUnavailable(f"storage renamed {name} to {saved}")
+
+
+def storage_error_message() -> str:
+    return _("The file storage is not reachable right now, so nothing was saved. Please try again in a few minutes.")
+
+
+def _video_row(*, portrait: Portrait, video: ValidatedVideo, name: str, title: str, order: int, **extra) -> Video:
+    return Video(
+        portrait=portrait,
+        file=name,
+        title=title,
+        original_filename=video.original_name,
+        duration=video.duration,
+        width=video.width,
+        height=video.height,
+        fps=video.fps,
+        size_bytes=video.size,
+        mime_type=video.mime_type,
+        rotation_order=order,
+        stored_bytes=video.size,
+        **extra,
+    )
+
+
+def create_portrait(
+    *,
+    project: Project,
+    uploaded_by,
+    title: str,
+    image: ValidatedImage,
+    video: ValidatedVideo | None = None,
+    video_title: str = "",
+    folder: Folder | None = None,
+    description: str = "",
+    customer_name: str = "",
+    customer_phone: str = "",
+    customer_email: str = "",
+    order_reference: str = "",
+    published_at=None,
+    expires_at=None,
+) -> Portrait:
+    company = project.company
+    if folder is not None and folder.project_id != project.pk:
+        raise ValidationError(_("The folder belongs to another project."), code="folder")
+    portrait = Portrait(
+        company=company,
+        project=project,
+        folder=folder,
+        title=title.strip() or image.original_name,
+        description=description,
+        customer_name=customer_name,
+        customer_phone=customer_phone,
+        customer_email=customer_email,
+        order_reference=order_reference,
+        published_at=published_at,
+        expires_at=expires_at,
+        uploaded_by=uploaded_by,
+        image_width=image.width,
+        image_height=image.height,
+        image_format=image.source_format,
+        image_bytes=image.size,
+        image_sha256=image.sha256,
+        original_filename=image.original_name,
+        stored_bytes=image.size,
+    )
+    portrait.full_clean(exclude=["image", "company", "project"])
+    directory = portrait.storage_dir
+    image_name = _unique_name(directory, "photo", "jpg")
+    planned = {image_name: image.size}
+    video_name = None
+    if video is not None:
+        video_name = _unique_name(directory, "video", video.extension)
+        planned[video_name] = video.size
+
+    with _staged(company, planned) as (pending, storage):
+        _write(storage, image_name, ContentFile(image.data))
+        if video is not None:
+            with open(video.path, "rb") as fh:
+                _write(storage, video_name, File(fh))
+        with transaction.atomic():
+            portrait.image = image_name
+            portrait.save()
+            if video is not None:
+                _video_row(
+                    portrait=portrait, video=video, name=video_name, title=video_title, order=0, is_active=True
+                ).save()
+            pending.delete()
+            _queue_processing(portrait)
+    return portrait
+
+
+def add_video(
+    *,
+    portrait: Portrait,
+    video: ValidatedVideo,
+    title: str = "",
+    activate: bool = False,
+    schedule_start=None,
+    schedule_end=None,
+) -> Video:
+    company = portrait.company
+    if schedule_start and schedule_end and schedule_end <= schedule_start:
+        raise ValidationError(_("The video must stop playing after it starts."), code="schedule")
+    name = _unique_name(portrait.storage_dir, "video", video.extension)
+    with _staged(company, {name: video.size}) as (pending, storage):
+        with open(video.path, "rb") as fh:
+            _write(storage, name, File(fh))
+        with transaction.atomic():
+            last = portrait.videos.order_by("-rotation_order").values_list("rotation_order", flat=True).first()
+            # The first video of a portrait plays without anyone having to pick it.
+            first = not portrait.videos.exists()
+            row = _video_row(
+                portrait=portrait,
+                video=video,
+                name=name,
+                title=title,
+                order=0 if last is None else last + 1,
+                schedule_start=schedule_start,
+                schedule_end=schedule_end,
+            )
+            row.save()
+            if activate or first:
+                row.activate()
+            pending.delete()
+            _queue_video_processing(row)
+    return row
+
+
+def _queue_processing(portrait: Portrait) -> None:
+    from markers.services import queue_portrait_jobs
+
+    queue_portrait_jobs(portrait=portrait)
+
+
+def _queue_video_processing(video: Video) -> None:
+    from markers.services import queue_video_job
+
+    queue_video_job(video=video)
+
+
+def _file_names(*fields) -> list[str]:
+    return [f.name for f in fields if f]
+
+
+def delete_video(*, video: Video) -> None:
+    portrait = video.portrait
+    company = portrait.company
+    names = _file_names(video.file, video.web_file, video.poster)
+    freed = video.stored_bytes
+    with transaction.atomic():
+        video.delete()
+        transaction.on_commit(lambda: _after_delete(company, names, freed))
+    from markers.services import refresh_portrait_status
+
+    refresh_portrait_status(portrait=portrait)
+
+
+def delete_portrait(*, portrait: Portrait) -> None:
+    """Delete a portrait, its videos, jobs and every file, and give the quota back."""
+    company = portrait.company
+    videos = list(portrait.videos.all())
+    jobs = list(portrait.jobs.all())
+    names = _file_names(portrait.image, portrait.preview)
+    freed = portrait.stored_bytes
+    for v in videos:
+        names += _file_names(v.file, v.web_file, v.poster)
+        freed += v.stored_bytes
+    for job in jobs:
+        names += job.output_names()
+        freed += job.output_bytes
+    with transaction.atomic():
+        portrait.delete()
+        transaction.on_commit(lambda: _after_delete(company, names, freed))
+
+
+def _after_delete(company: Company, names: list[str], freed: int) -> None:
+    # Rows are gone for good at this point, so the quota is returned even if a file lingers.
+    company.release_storage(freed)
+    storage = storage_for_company(company)
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s; `recompute_storage_usage` will not count it", name)
+
+
+def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
+    for name, value in fields.items():
+        setattr(portrait, name, value)
+    portrait.full_clean(exclude=["image", "preview", "company", "project"])
+    portrait.save(update_fields=[*fields, "updated_at"])
+    return portrait
+
+
+def activate_video(*, video: Video) -> Video:
+    video.activate()
+    from markers.services import refresh_portrait_status
+
+    refresh_portrait_status(portrait=video.portrait)
+    return video
+
+
+def deactivate_video(*, video: Video) -> Video:
+    video.deactivate()
+    from markers.services import refresh_portrait_status
+
+    refresh_portrait_status(portrait=video.portrait)
+    return video
+
+
+def update_video(*, video: Video, **fields) -> Video:
+    for name, value in fields.items():
+        setattr(video, name, value)
+    if video.schedule_start and video.schedule_end and video.schedule_end <= video.schedule_start:
+        raise ValidationError({"schedule_end": _("The video must stop playing after it starts.")}, code="schedule")
+    video.full_clean(exclude=["file", "web_file", "poster", "portrait"])
+    video.save(update_fields=[*fields, "updated_at"])
+    return video
+
+
+@transaction.atomic
+def reorder_videos(*, portrait: Portrait, order: list[int]) -> None:
+    """Set the rotation order to the given list of video ids (all of the portrait's videos)."""
+    ids = set(portrait.videos.values_list("pk", flat=True))
+    if set(order) != ids or len(order) != len(ids):
+        raise ValidationError(_("The new order must list each of this photo's videos exactly once."), code="order")
+    for position, pk in enumerate(order):
+        Video.objects.filter(pk=pk, portrait=portrait).update(rotation_order=position)
+
+
+def sweep_pending_uploads(*, older_than: timedelta = PENDING_UPLOAD_TTL) -> int:
+    """Undo uploads whose process died midway: delete their files and release their quota."""
+    swept = 0
+    for pending in PendingUpload.objects.filter(created_at__lt=timezone.now() - older_than).select_related("company"):
+        storage = storage_for_company(pending.company)
+        _discard(storage, pending.names)
+        with transaction.atomic():
+            if PendingUpload.objects.filter(pk=pending.pk).delete()[0]:
+                pending.company.release_storage(pending.reserved_bytes)
+                swept += 1
+    return swept
