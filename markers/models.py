@@ -1,3 +1,128 @@
-from django.db import models
+"""Processing jobs: markers (MindAR, AR.js NFT), image previews and video renditions.
 
-# Create your models here.
+One row per unit of work. A django-q2 task only carries the row's id; the row is the truth about
+status, attempts and errors, so a lost task, a killed worker or a broker outage never loses work:
+the sweeper finds rows that are due and queues them again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from arv.storage import TenantFileField
+from content.models import Portrait, Video
+
+
+class JobQuerySet(models.QuerySet):
+    def markers(self):
+        return self.filter(kind__in=Job.MARKER_KINDS)
+
+    def failed_since(self, since):
+        return self.filter(status=Job.Status.FAILED, finished_at__gte=since)
+
+    def due(self, now=None):
+        """Pending jobs whose (back-off) time has come."""
+        now = now or timezone.now()
+        return self.filter(status=Job.Status.PENDING).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+
+    def stuck(self, older_than: timedelta, now=None):
+        """Jobs a worker claimed and never finished (the worker was killed or hung)."""
+        now = now or timezone.now()
+        return self.filter(status=Job.Status.PROCESSING, started_at__lt=now - older_than)
+
+
+class Job(models.Model):
+    class Kind(models.TextChoices):
+        MINDAR = "mindar", _("MindAR marker")
+        NFT = "nft", _("AR.js NFT marker")
+        PREVIEW = "preview", _("Photo preview")
+        VIDEO = "video", _("Video processing")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    MARKER_KINDS = (Kind.MINDAR, Kind.NFT)
+
+    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="jobs")
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    # The marker file (for NFT: the .iset; .fset and .fset3 sit next to it with the same stem).
+    output = TenantFileField(_("output"), max_length=500, blank=True)
+    output_bytes = models.BigIntegerField(default=0)
+    # Reuse key: the same input under the same compiler version gives the same marker.
+    input_sha256 = models.CharField(max_length=64, blank=True)
+    compiler_version = models.CharField(max_length=100, blank=True)
+    report = models.JSONField(_("trackability report"), default=dict, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # For the client, in plain language; `error_detail` is for staff.
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    error_detail = models.TextField(blank=True)
+    # Set when a worker claims the job; only the holder of the current token may finish it, so a
+    # worker that was presumed dead and re-queued cannot overwrite its successor's result.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    queued_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("processing job")
+        verbose_name_plural = _("processing jobs")
+        ordering = ["-queued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portrait", "kind"], condition=~Q(kind="video"), name="one_job_per_portrait_and_kind"
+            ),
+            models.UniqueConstraint(fields=["video"], condition=Q(kind="video"), name="one_job_per_video"),
+            models.CheckConstraint(
+                condition=Q(kind="video", video__isnull=False) | (~Q(kind="video") & Q(video__isnull=True)),
+                name="video_jobs_have_a_video",
+            ),
+        ]
+        indexes = [
+            # The sweeper's and the admin's working set: small, whatever the table's size.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "processing"]),
+                name="job_open_idx",
+            ),
+            models.Index(fields=["kind", "input_sha256", "compiler_version"], name="job_reuse_idx"),
+            models.Index(fields=["status", "finished_at"], name="job_status_finished_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.portrait_id} · {self.get_status_display()}"
+
+    @property
+    def company(self):
+        return self.portrait.company
+
+    @property
+    def is_marker(self) -> bool:
+        return self.kind in self.MARKER_KINDS
+
+    def output_names(self) -> list[str]:
+        """Every stored file of this job (an NFT set is three files sharing a stem)."""
+        if not self.output:
+            return []
+        if self.kind == self.Kind.NFT:
+            stem = self.output.name.rsplit(".", 1)[0]
+            return [f"{stem}.iset", f"{stem}.fset", f"{stem}.fset3"]
+        return [self.output.name]

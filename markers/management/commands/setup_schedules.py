@@ -1,0 +1,36 @@
+"""Register every periodic job with django-q2. Idempotent: run it on every deploy."""
+
+from django.core.management.base import BaseCommand
+from django_q.models import Schedule
+
+# name -> (task, schedule type, minutes or cron, help). Every periodic job of the platform is here.
+SCHEDULES = {
+    "arv: sweep jobs and uploads": (
+        "markers.tasks.sweep",
+        Schedule.MINUTES,
+        1,
+        "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
+    ),
+}
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules of every periodic job (safe to run repeatedly)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--prune", action="store_true", help="Delete arv schedules that are no longer defined.")
+
+    def handle(self, *args, prune=False, **options):
+        for name, (func, kind, every, description) in SCHEDULES.items():
+            defaults = {"func": func, "schedule_type": kind, "repeats": -1}
+            if kind == Schedule.MINUTES:
+                defaults["minutes"] = every
+            elif kind == Schedule.CRON:
+                defaults["cron"] = every
+            _, created = Schedule.objects.update_or_create(name=name, defaults=defaults)
+            self.stdout.write(f"{'created' if created else 'updated'}: {name} — {description}")
+        if prune:
+            stale = Schedule.objects.filter(name__startswith="arv: ").exclude(name__in=SCHEDULES)
+            for name in stale.values_list("name", flat=True):
+                self.stdout.write(f"deleted: {name}")
+            stale.delete()
