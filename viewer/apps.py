@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class ViewerConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'viewer'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "viewer"
