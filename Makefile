@@ -1,0 +1,78 @@
+# Two commands for a fresh Debian/Ubuntu machine with Python 3.11+ and Node/npm:
+#   make run   - set up, migrate, seed the demo, and start the web server and a worker
+#   make test  - set up the test dependencies and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run dev test install install-dev npm env migrate lint messages check-messages clean
+
+help:
+	@echo "make run    set up everything and start web + worker on http://$(HOST):$(PORT)"
+	@echo "make test   install the test dependencies and run the test suite"
+	@echo "make dev    like run, but Django's autoreloading development server (DEBUG on)"
+	@echo "make lint   ruff + makemigrations --check"
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed npm
+install-dev: $(VENV)/.installed-dev npm
+npm: node_modules/.installed
+
+# A private .env with a fresh SECRET_KEY, made once; edit it to configure the instance.
+.env: | $(VENV)/.installed
+	$(PY) -c "import secrets; print('SECRET_KEY=' + secrets.token_urlsafe(50))" > $@
+	@echo "Wrote .env with a new SECRET_KEY (see .env.example for every other setting)."
+
+migrate: install .env
+	$(PY) manage.py migrate --noinput
+
+run: install .env migrate
+	$(PY) manage.py seed_demo
+	$(PY) manage.py setup_schedules
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@echo ""
+	@echo "ARV is starting on http://$(HOST):$(PORT)/  (portal: /portal/, back office: /admin/)"
+	@echo "Stop with Ctrl+C."
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(VENV)/bin/gunicorn arv.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
+	  $(PY) manage.py qcluster & \
+	  wait
+
+dev: install migrate
+	DEBUG=1 $(PY) manage.py seed_demo
+	@trap 'kill 0' INT TERM EXIT; \
+	  DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
+	  DEBUG=1 $(PY) manage.py qcluster & \
+	  wait
+
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+messages: install-dev
+	DEBUG=1 $(PY) manage.py makemessages --locale ru --ignore "node_modules/*" --ignore ".venv/*" --ignore "bench/*" --no-obsolete
+	DEBUG=1 $(PY) manage.py compilemessages --locale ru --ignore "node_modules/*" --ignore ".venv/*"
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache
