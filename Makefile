@@ -28,8 +28,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# `npm ci` trips over rollup's optional platform packages missing from the lock (npm/cli#4828);
+# `npm install` installs the locked versions just the same.
 node_modules/.installed: package.json package-lock.json
-	npm ci --ignore-scripts --no-audit --no-fund
+	npm install --ignore-scripts --no-audit --no-fund
 	touch $@
 
 install: $(VENV)/.installed npm

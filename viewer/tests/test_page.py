@@ -1,0 +1,143 @@
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from content.models import Portrait
+from viewer.tests.conftest import PHONE
+
+
+def config_of(response) -> dict:
+    match = re.search(r'<script id="ar-config" type="application/json">(.*?)</script>', response.content.decode(), re.S)
+    return json.loads(match.group(1))
+
+
+@pytest.mark.django_db
+def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(client, ready_portrait, django_assert_num_queries):
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    # portrait with company, project, connection and marker; its playable videos; views += 1
+    with django_assert_num_queries(3):
+        response = client.get(url, HTTP_USER_AGENT=PHONE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<body data-ar-state="loading"' in html
+    assert "/static/vendor/mind-ar/mindar-image-three.prod.js" in html
+    assert "/static/vendor/three/build/three.module.min.js" in html
+    config = config_of(response)
+    video = ready_portrait.videos.get()
+    assert config["markerUrl"].endswith("/mindar.mind") and config["markerUrl"].startswith("/media/")
+    assert config["videoUrl"] == video.file.url
+    assert config["targetWidth"] == 800 and config["targetHeight"] == 600
+    assert config["beaconUrl"] == f"/v/{ready_portrait.unique_id}/beacon"
+    assert "https://" not in html.replace(ready_portrait.public_url, "")  # nothing from a CDN
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.django_db
+def test_views_count_grows_once_per_load_and_not_for_bots(client, ready_portrait):
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    client.get(url, HTTP_USER_AGENT=PHONE)
+    client.get(url, HTTP_USER_AGENT=PHONE)
+    client.get(url, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    client.get(url, HTTP_USER_AGENT="TelegramBot (like TwitterBot)")
+    client.get(url)  # no user agent at all
+    client.head(url, HTTP_USER_AGENT=PHONE)
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 2
+    assert ready_portrait.last_viewed_at is not None
+
+
+@pytest.mark.django_db
+def test_page_in_russian(client, ready_portrait):
+    html = client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_ACCEPT_LANGUAGE="ru", HTTP_USER_AGENT=PHONE).content.decode()
+    assert '<html lang="ru">' in html and "Наведите камеру на фото" in html and "Камера заблокирована" in html
+
+
+@pytest.mark.django_db
+def test_unknown_uuid_is_404(client):
+    assert client.get("/v/00000000-0000-4000-8000-000000000000/").status_code == 404
+    assert client.get("/v/not-a-uuid/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        (lambda p: setattr(p, "expires_at", timezone.now() - timedelta(days=1)), 410, "This living photo has ended"),
+        (lambda p: setattr(p, "is_active", False), 200, "This living photo is paused"),
+        (lambda p: setattr(p, "published_at", timezone.now() + timedelta(days=1)), 200, "Coming soon"),
+    ],
+)
+def test_unavailable_portraits_get_a_friendly_still_page(client, ready_portrait, change, status, text):
+    change(ready_portrait)
+    ready_portrait.save()
+    response = client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_USER_AGENT=PHONE)
+    assert response.status_code == status
+    html = response.content.decode()
+    assert text in html and "alpha@example.com" in html
+    assert ready_portrait.preview.url in html  # the still photo
+    assert "mindar" not in html
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 0
+
+
+@pytest.mark.django_db
+def test_expired_project_or_subscription_is_410(client, ready_portrait):
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    project = ready_portrait.project
+    project.expires_at = timezone.now() - timedelta(hours=1)
+    project.save()
+    assert client.get(url, HTTP_USER_AGENT=PHONE).status_code == 410
+    project.expires_at = None
+    project.save()
+    company = ready_portrait.company
+    company.subscription_expires_at = timezone.now() - timedelta(hours=1)
+    company.save()
+    assert client.get(url, HTTP_USER_AGENT=PHONE).status_code == 410
+
+
+@pytest.mark.django_db
+def test_an_inactive_company_serves_nothing_of_its_content(client, ready_portrait):
+    ready_portrait.company.set_active(False)
+    response = client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_USER_AGENT=PHONE)
+    html = response.content.decode()
+    assert response.status_code == 200 and "paused" in html
+    assert ready_portrait.preview.url not in html
+
+
+@pytest.mark.django_db
+def test_a_portrait_still_processing_says_so(client, tenants, make_portrait):
+    portrait = make_portrait(tenants.project_a, with_video=True)
+    response = client.get(reverse("viewer:page", args=[portrait.unique_id]), HTTP_USER_AGENT=PHONE)
+    assert response.status_code == 200 and "Almost ready" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_chosen_video_plays(client, ready_portrait):
+    from content.models import Video
+
+    first = ready_portrait.videos.get()
+    second = Video.objects.create(portrait=ready_portrait, file=first.file.name, title="Manual", status="ready", rotation_order=5, is_active=True)
+    config = config_of(client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_USER_AGENT=PHONE))
+    assert config["videoUrl"] == second.file.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_200_concurrent_page_loads_count_exactly_200(live_server, ready_portrait):
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = live_server.url + reverse("viewer:page", args=[ready_portrait.unique_id])
+
+    def load(_):
+        request = urllib.request.Request(url, headers={"User-Agent": PHONE})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(load, range(200)))
+    assert statuses == [200] * 200
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200
