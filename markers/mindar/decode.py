@@ -49,6 +49,8 @@ class ImageDecodeError(ValueError):
 
 def decode_image(data: bytes, *, apply_exif: bool = True) -> np.ndarray:
     """Decode an image file into an ``H x W x 3`` uint8 RGB array (see the module rules)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"decode_image expects the file's bytes, not {type(data).__name__}")
     if not data:
         raise ImageDecodeError("The file is empty.")
     with warnings.catch_warnings():
