@@ -8,6 +8,15 @@ run in a worker, a management command or a test without settings. See ``docs/min
 from .compiler import compile_target
 from .decode import ImageDecodeError, decode_image, to_grey
 from .encode import pack_mind
+from .reader import (
+    KeyframeInfo,
+    MindFile,
+    MindFormatError,
+    TargetInfo,
+    TrackingSetInfo,
+    merge_mind,
+    read_mind,
+)
 
 # Stored with every compiled marker and part of the reuse-by-content-hash key: bump it whenever
 # the bytes produced for the same input change.
@@ -16,8 +25,15 @@ COMPILER_VERSION = "arv-mindar/1 (mind-ar 1.2.5)"
 __all__ = [
     "COMPILER_VERSION",
     "ImageDecodeError",
+    "KeyframeInfo",
+    "MindFile",
+    "MindFormatError",
+    "TargetInfo",
+    "TrackingSetInfo",
     "compile_target",
     "decode_image",
+    "merge_mind",
     "pack_mind",
+    "read_mind",
     "to_grey",
 ]

@@ -41,8 +41,8 @@ def test_no_module_of_the_package_imports_django():
 
 def test_public_api_is_exported():
     expected = {
-        "COMPILER_VERSION", "ImageDecodeError", "compile_target", "decode_image", "pack_mind",
-        "to_grey",
+        "COMPILER_VERSION", "ImageDecodeError", "MindFile", "MindFormatError", "compile_target",
+        "decode_image", "merge_mind", "pack_mind", "read_mind", "to_grey",
     }
     assert expected <= set(markers.mindar.__all__)
     assert isinstance(markers.mindar.COMPILER_VERSION, str)
