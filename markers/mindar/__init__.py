@@ -5,9 +5,10 @@ No Django here: the package takes bytes or arrays and returns bytes or plain obj
 run in a worker, a management command or a test without settings. See ``docs/mindar-compiler.md``.
 """
 
-from .compiler import compile_target
+from .compiler import CompileResult, compile_mind, compile_target
 from .decode import ImageDecodeError, decode_image, to_grey
 from .encode import pack_mind
+from .quality import TrackabilityReport
 from .reader import (
     KeyframeInfo,
     MindFile,
@@ -24,12 +25,15 @@ COMPILER_VERSION = "arv-mindar/1 (mind-ar 1.2.5)"
 
 __all__ = [
     "COMPILER_VERSION",
+    "CompileResult",
     "ImageDecodeError",
     "KeyframeInfo",
     "MindFile",
     "MindFormatError",
     "TargetInfo",
+    "TrackabilityReport",
     "TrackingSetInfo",
+    "compile_mind",
     "compile_target",
     "decode_image",
     "merge_mind",

@@ -1,14 +1,33 @@
-"""One image target, compiled the way ``compiler-base.js compileImageTargets`` does."""
+"""Image targets compiled the way ``compiler-base.js compileImageTargets`` does."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import clustering
 from .decode import MAX_PIXELS, MIN_SHORT_SIDE
 from .detector import Features, detect
+from .encode import pack_mind
 from .pyramid import BoxResizer, matching_scales, tracking_scales
+from .quality import TrackabilityReport, assess
 from .tracking import extract
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    data: bytes  # the .mind file
+    reports: list[TrackabilityReport]  # one per target, in input order
+
+
+def compile_mind(greys: Sequence[np.ndarray]) -> CompileResult:
+    """Compile grey images into one ``.mind`` (targets in input order) with their reports."""
+    if len(greys) == 0:
+        raise ValueError("compile_mind needs at least one image")
+    targets = [compile_target(grey) for grey in greys]
+    return CompileResult(data=pack_mind(targets), reports=[assess(t) for t in targets])
 
 
 def compile_target(grey: np.ndarray) -> dict:

@@ -41,8 +41,9 @@ def test_no_module_of_the_package_imports_django():
 
 def test_public_api_is_exported():
     expected = {
-        "COMPILER_VERSION", "ImageDecodeError", "MindFile", "MindFormatError", "compile_target",
-        "decode_image", "merge_mind", "pack_mind", "read_mind", "to_grey",
+        "COMPILER_VERSION", "CompileResult", "ImageDecodeError", "MindFile", "MindFormatError",
+        "TrackabilityReport", "compile_mind", "compile_target", "decode_image", "merge_mind",
+        "pack_mind", "read_mind", "to_grey",
     }
     assert expected <= set(markers.mindar.__all__)
     assert isinstance(markers.mindar.COMPILER_VERSION, str)
