@@ -173,6 +173,10 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 Q_CLUSTER["sync"] = env_bool("TASKS_SYNC", False)
+# A job still "processing" after this long was abandoned by a dead worker; the sweeper re-queues it.
+JOB_STUCK_AFTER_SECONDS = env_int("JOB_STUCK_AFTER_SECONDS", TASK_TIMEOUT + 60, min_value=1)
+# A job still waiting after this long lost its task (broker down at upload time); it is queued again.
+JOB_LOST_AFTER_SECONDS = env_int("JOB_LOST_AFTER_SECONDS", 120, min_value=1)
 
 
 # --- Auth ---------------------------------------------------------------------------------------

@@ -162,6 +162,15 @@ class CompanyAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a company would orphan its stored files; deactivate it, or delete its projects first.
+        return super().has_delete_permission(request, obj) and not (obj and obj.portraits.exists())
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk deletion would bypass the check above
+        return actions
+
     @admin.action(description=_("Activate selected companies"))
     def activate(self, request, queryset):
         n = queryset.update(is_active=True, updated_at=timezone.now())
@@ -332,6 +341,18 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description=_("photos"), ordering="_portrait_count")
     def portrait_count(self, obj):
         return obj._portrait_count
+
+    def delete_model(self, request, obj):
+        # Through the service, so the photos' files are deleted and the quota comes back.
+        from content.services import delete_project_content
+
+        with transaction.atomic():
+            delete_project_content(project=obj)
+            obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for project in queryset.select_related("company"):
+            self.delete_model(request, project)
 
     @admin.action(description=_("Extend by N months…"))
     def extend(self, request, queryset):

@@ -7,6 +7,7 @@ every tenant-owned object through the helpers in ``companies.access``.
 from __future__ import annotations
 
 import calendar
+import uuid
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -111,7 +112,11 @@ class StorageConnection(models.Model):
 
     @classmethod
     def get_default(cls) -> StorageConnection:
-        return cls.objects.get(is_default=True)
+        """The platform default; local disk is recreated if someone managed to remove it."""
+        connection, _ = cls.objects.get_or_create(
+            is_default=True, defaults={"name": "Local disk", "provider": cls.Provider.LOCAL}
+        )
+        return connection
 
 
 class CompanyQuerySet(models.QuerySet):
@@ -304,6 +309,8 @@ class Project(models.Model):
         ARCHIVED = "archived", _("Archived")
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="projects")
+    # Identifies the project's album page (all its photos on one viewer) in public URLs.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=80)
     description = models.TextField(_("description"), blank=True)
@@ -340,6 +347,10 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("portal:project_detail", kwargs={"slug": self.slug})
+
+    @property
+    def album_url(self) -> str:
+        return settings.SITE_URL + reverse("viewer:album", kwargs={"uuid": self.public_id})
 
     @property
     def is_expired(self) -> bool:

@@ -281,6 +281,7 @@ def delete_portrait(*, portrait: Portrait) -> None:
     with transaction.atomic():
         portrait.delete()
         transaction.on_commit(lambda: _after_delete(company, names, freed))
+        _album_changed(portrait.project_id)
 
 
 def _after_delete(company: Company, names: list[str], freed: int) -> None:
@@ -299,7 +300,25 @@ def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
         setattr(portrait, name, value)
     portrait.full_clean(exclude=["image", "preview", "company", "project"])
     portrait.save(update_fields=[*fields, "updated_at"])
+    if {"is_active", "published_at", "expires_at"} & set(fields):
+        _album_changed(portrait.project_id)
     return portrait
+
+
+def _album_changed(project_id: int) -> None:
+    from markers.services import queue_project_marker
+
+    queue_project_marker(project_id=project_id)
+
+
+def delete_project_content(*, project: Project) -> None:
+    """Delete every portrait of a project (files and quota included) and its album marker."""
+    for portrait in project.portraits.select_related("company", "project"):
+        delete_portrait(portrait=portrait)
+    marker = getattr(project, "combined_marker", None)
+    if marker is not None and marker.output:
+        company, name, size = project.company, marker.output.name, marker.output_bytes
+        transaction.on_commit(lambda: _after_delete(company, [name], size))
 
 
 def activate_video(*, video: Video) -> Video:

@@ -7,6 +7,7 @@ from content import views
 urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
     path("projects/<slug:slug>/upload/", views.portrait_upload, name="portrait_upload"),
+    path("projects/<slug:slug>/album-qr.png", views.project_album_qr, name="project_album_qr"),
     path("portraits/<uuid:uuid>/", views.portrait_detail, name="portrait_detail"),
     path("portraits/<uuid:uuid>/status/", views.portrait_status, name="portrait_status"),
     path("portraits/<uuid:uuid>/edit/", views.portrait_edit, name="portrait_edit"),

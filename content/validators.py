@@ -185,7 +185,7 @@ def validate_image(upload: UploadedFile, *, max_mb: int | None = None) -> Valida
                 raise ValidationError(
                     _(
                         "The image is %(w)d×%(h)d px; the short side must be at least %(min)d px "
-                    "for the camera to recognise the print."
+                        "for the camera to recognise the print."
                     )
                     % {"w": width, "h": height, "min": MIN_SHORT_SIDE},
                     code="too_small",

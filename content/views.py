@@ -199,6 +199,15 @@ def portrait_qr_svg(request, uuid):
 
 @require_GET
 @portal_view
+def project_album_qr(request, slug):
+    project = get_project_for_user(request, slug)
+    response = HttpResponse(qr.qr_png(project.album_url), content_type="image/png")
+    response["Content-Disposition"] = f'attachment; filename="album-{project.slug}.png"'
+    return response
+
+
+@require_GET
+@portal_view
 def portrait_print_sheet(request, uuid):
     portrait = get_portrait_for_user(request, uuid)
     fmt = request.GET.get("format", "a4")

@@ -126,3 +126,30 @@ class Job(models.Model):
             stem = self.output.name.rsplit(".", 1)[0]
             return [f"{stem}.iset", f"{stem}.fset", f"{stem}.fset3"]
         return [self.output.name]
+
+
+class ProjectMarker(models.Model):
+    """One .mind with every live photo of a project as a target, for the album viewer.
+
+    Rebuilt by merging the photos' own markers (no recompiling) whenever the set changes;
+    ``source_key`` fingerprints the set, so a rebuild with nothing new is a no-op.
+    """
+
+    project = models.OneToOneField("companies.Project", on_delete=models.CASCADE, related_name="combined_marker")
+    output = TenantFileField(_("output"), max_length=500, blank=True)
+    output_bytes = models.BigIntegerField(default=0)
+    # Portrait UUIDs in target order: target i of the .mind file is targets[i].
+    targets = models.JSONField(default=list)
+    source_key = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("project marker")
+        verbose_name_plural = _("project markers")
+
+    def __str__(self) -> str:
+        return f"{self.project} ({len(self.targets)} targets)"
+
+    @property
+    def company(self):
+        return self.project.company

@@ -9,6 +9,7 @@ sweeper; permanent ones (an image that cannot be decoded) fail at once with a pl
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -28,20 +29,18 @@ from django.utils.translation import gettext_noop
 from arv.storage import StorageUnavailable, storage_for_company
 from content import media, previews
 from content.models import Portrait, Video
-from markers.models import Job
+from markers.models import Job, ProjectMarker
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(minutes=30)
-# A pending job whose task never arrived (broker down at upload time) is queued again after this.
-LOST_TASK_AFTER = timedelta(minutes=2)
 
 
 def stuck_after() -> timedelta:
     """A job processing longer than a task may live was abandoned by a dead worker."""
-    return timedelta(seconds=settings.TASK_TIMEOUT + 60)
+    return timedelta(seconds=settings.JOB_STUCK_AFTER_SECONDS)
 
 
 class PermanentJobError(Exception):
@@ -164,6 +163,8 @@ def run_job(*, job_id: int) -> str | None:
         status = _retry_or_fail(job, token, exc)
     else:
         status = _succeed(job, token, outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        if status == Job.Status.READY and job.kind == Job.Kind.MINDAR:
+            queue_project_marker(project_id=job.portrait.project_id)
     refresh_portrait_status(portrait=job.portrait)
     return status
 
@@ -460,10 +461,80 @@ def sweep_jobs(*, now=None) -> dict[str, int]:
             enqueue(job.pk)
     due = (
         Job.objects.due(now)
-        .filter(Q(next_attempt_at__isnull=False) | Q(queued_at__lt=now - LOST_TASK_AFTER))
+        .filter(
+            Q(next_attempt_at__isnull=False) | Q(queued_at__lt=now - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS))
+        )
         .values_list("pk", flat=True)
     )
     for pk in due:
         counts["queued_due"] += 1
         enqueue(pk)
     return counts
+
+
+# --- Combined project markers (album viewer) --------------------------------------------------------
+
+
+def queue_project_marker(*, project_id: int) -> None:
+    """Rebuild the project's combined marker after the current transaction commits."""
+
+    def send():
+        from django_q.tasks import async_task
+
+        try:
+            async_task(
+                "markers.tasks.rebuild_project_marker",
+                project_id,
+                task_name=f"album-{project_id}-{uuid.uuid4().hex[:8]}",
+            )
+        except Exception:
+            logger.exception("could not queue the album marker of project %s", project_id)
+
+    transaction.on_commit(send)
+
+
+def album_jobs(project) -> list[Job]:
+    """Ready MindAR markers of the project's publicly visible photos, in album order."""
+    portraits = Portrait.objects.filter(project=project).publicly_visible()
+    return list(
+        Job.objects.filter(kind=Job.Kind.MINDAR, status=Job.Status.READY, portrait__in=portraits)
+        .exclude(output="")
+        .select_related("portrait")
+        .order_by("portrait__created_at", "portrait_id")
+    )
+
+
+def rebuild_project_marker(*, project) -> ProjectMarker:
+    """Merge the photos' markers into one .mind (target i = photo i), unless nothing changed."""
+    from markers import mindar
+
+    jobs = album_jobs(project)
+    key = hashlib.sha256("|".join(f"{j.portrait.unique_id}:{j.output.name}" for j in jobs).encode()).hexdigest()
+    marker, _ = ProjectMarker.objects.get_or_create(project=project)
+    if marker.source_key == key:
+        return marker
+    company = project.company
+    storage = storage_for_company(company)
+    name, size = "", 0
+    if jobs:
+        data = mindar.merge_mind([_read(storage, job.output.name) for job in jobs])
+        name = f"{company.path_prefix}/{project.slug}/album-{uuid.uuid4().hex[:12]}.mind"
+        size = _write(storage, name, ContentFile(data))
+    # Conditional on the key we started from: a concurrent rebuild that finished first wins.
+    updated = ProjectMarker.objects.filter(pk=marker.pk, source_key=marker.source_key).update(
+        output=name,
+        output_bytes=size,
+        targets=[str(j.portrait.unique_id) for j in jobs],
+        source_key=key,
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        if name:
+            _delete_quietly(storage, [name])
+        return ProjectMarker.objects.get(pk=marker.pk)
+    company.add_storage(size)
+    if marker.output:
+        company.release_storage(marker.output_bytes)
+        _delete_quietly(storage, [marker.output.name])
+    marker.refresh_from_db()
+    return marker

@@ -12,3 +12,13 @@ def sweep() -> dict:
     counts = services.sweep_jobs()
     counts["pending_uploads"] = sweep_pending_uploads()
     return counts
+
+
+def rebuild_project_marker(project_id: int) -> str:
+    from companies.models import Project
+
+    project = Project.objects.select_related("company").filter(pk=project_id).first()
+    if project is None:
+        return "project deleted"
+    marker = services.rebuild_project_marker(project=project)
+    return f"{len(marker.targets)} targets"

@@ -1,12 +1,13 @@
-"""The public AR page a QR code opens, and the friendly pages shown instead of it.
+"""The public AR pages a QR code opens, and the friendly pages shown instead of them.
 
-The page costs three queries: the portrait (with its company, project, storage connection and
-ready MindAR marker, in one query), its playable videos, and the atomic views counter.
+``/v/<uuid>/`` plays one photo and costs three queries: the portrait (with its company, project,
+storage connection and ready MindAR marker, in one query), its playable videos, and the atomic
+views counter. ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
 
 from __future__ import annotations
 
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,10 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from arv.storage import storage_for_company
-from content.models import Portrait
+from companies.models import Project
+from content.models import Portrait, Video
 from content.schedules import choose_video
 from markers.models import Job
 from viewer.clients import is_bot
+
+NOT_FOUND_AFTER_MS = 15000
 
 
 def _load(uuid) -> Portrait:
@@ -37,29 +41,56 @@ def _load(uuid) -> Portrait:
     return portrait
 
 
-def unavailable_reason(portrait: Portrait, now) -> str:
-    """'' if the page may play; otherwise why not: inactive, unpublished or expired."""
-    company, project = portrait.company, portrait.project
+def project_unavailable_reason(project: Project, now, company=None) -> str:
+    company = company or project.company
     if not company.is_active:
         return "inactive"
-    if company.is_subscription_expired or project.is_expired or portrait.is_expired:
+    if company.is_subscription_expired or project.is_expired:
         return "expired"
-    if project.status in (project.Status.PAUSED, project.Status.ARCHIVED) or not portrait.is_active:
+    if project.status in (project.Status.PAUSED, project.Status.ARCHIVED):
         return "inactive"
-    if (project.starts_at and project.starts_at > now) or (portrait.published_at and portrait.published_at > now):
+    if project.starts_at and project.starts_at > now:
         return "unpublished"
     return ""
 
 
-def _still_page(request, portrait: Portrait, reason: str):
-    show_photo = reason != "inactive" or portrait.company.is_active
+def unavailable_reason(portrait: Portrait, now) -> str:
+    """'' if the page may play; otherwise why not: inactive, unpublished or expired."""
+    reason = project_unavailable_reason(portrait.project, now, company=portrait.company)
+    if reason:
+        return reason
+    if portrait.is_expired:
+        return "expired"
+    if not portrait.is_active:
+        return "inactive"
+    if portrait.published_at and portrait.published_at > now:
+        return "unpublished"
+    return ""
+
+
+def _still_page(request, *, company, reason: str, title: str = "", photo_url: str = ""):
     context = {
-        "portrait": portrait,
-        "company": portrait.company,
+        "company": company,
         "reason": reason,
-        "photo_url": portrait.preview.url if show_photo and portrait.preview else "",
+        "title": title,
+        # Nothing of an inactive company is shown publicly, not even the photo.
+        "photo_url": photo_url if company.is_active else "",
     }
     return render(request, "viewer/still.html", context, status=410 if reason == "expired" else 200)
+
+
+def _target(storage, portrait: Portrait, video: Video) -> dict:
+    return {
+        "portrait": str(portrait.unique_id),
+        "videoUrl": storage.url(video.playback_file.name),
+        "videoType": "video/mp4" if video.web_file else video.mime_type,
+        "posterUrl": storage.url(video.poster.name) if video.poster else "",
+        "targetWidth": portrait.image_width,
+        "targetHeight": portrait.image_height,
+        "videoWidth": video.width,
+        "videoHeight": video.height,
+        "beaconUrl": reverse("viewer:beacon", kwargs={"uuid": portrait.unique_id}),
+    }
 
 
 @never_cache
@@ -67,37 +98,64 @@ def _still_page(request, portrait: Portrait, reason: str):
 def page(request, uuid):
     portrait = _load(uuid)
     now = timezone.now()
+    preview = portrait.preview.url if portrait.preview else ""
     reason = unavailable_reason(portrait, now)
     if reason:
-        return _still_page(request, portrait, reason)
+        return _still_page(request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview)
     video = choose_video(list(portrait.videos.playable()), now)
     if video is None or not portrait.mindar_output:
-        return _still_page(request, portrait, "preparing")
+        return _still_page(
+            request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
+        )
     if request.method == "GET" and not is_bot(request.headers.get("User-Agent", "")):
         Portrait.objects.filter(pk=portrait.pk).update(views_count=F("views_count") + 1, last_viewed_at=now)
     storage = storage_for_company(portrait.company)
-    playback = video.playback_file
     config = {
-        "portrait": str(portrait.unique_id),
         "markerUrl": storage.url(portrait.mindar_output),
-        "videoUrl": storage.url(playback.name),
-        "videoType": "video/mp4" if video.web_file else video.mime_type,
-        "posterUrl": storage.url(video.poster.name) if video.poster else "",
-        "previewUrl": storage.url(portrait.preview.name) if portrait.preview else "",
-        "targetWidth": portrait.image_width,
-        "targetHeight": portrait.image_height,
-        "videoWidth": video.width,
-        "videoHeight": video.height,
-        "beaconUrl": reverse("viewer:beacon", kwargs={"uuid": portrait.unique_id}),
-        "notFoundAfterMs": 15000,
+        "previewUrl": preview,
+        "targets": [_target(storage, portrait, video)],
+        "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
-    return render(
-        request,
-        "viewer/page.html",
-        {
-            "portrait": portrait,
-            "company": portrait.company,
-            "config": config,
-            "title": portrait.title or _("Living photo"),
-        },
+    title = portrait.title or _("Living photo")
+    return render(request, "viewer/page.html", {"company": portrait.company, "config": config, "title": title})
+
+
+@never_cache
+@require_safe
+def album(request, uuid):
+    """Every live photo of a project on one page: point the camera at any of them."""
+    project = (
+        Project.objects.select_related("company__storage_connection", "combined_marker").filter(public_id=uuid).first()
     )
+    if project is None:
+        raise Http404
+    now = timezone.now()
+    reason = project_unavailable_reason(project, now)
+    if reason:
+        return _still_page(request, company=project.company, reason=reason, title=project.name)
+    marker = getattr(project, "combined_marker", None)
+    if marker is None or not marker.output or not marker.targets:
+        return _still_page(request, company=project.company, reason="preparing", title=project.name)
+    playable = Prefetch("videos", queryset=Video.objects.playable())
+    portraits = {
+        str(p.unique_id): p
+        for p in Portrait.objects.filter(project=project, unique_id__in=marker.targets)
+        .publicly_visible()
+        .prefetch_related(playable)
+    }
+    storage = storage_for_company(project.company)
+    targets = []
+    for index, key in enumerate(marker.targets):
+        portrait = portraits.get(key)
+        video = choose_video(list(portrait.videos.all()), now) if portrait else None
+        if video is not None:
+            targets.append({**_target(storage, portrait, video), "index": index})
+    if not targets:
+        return _still_page(request, company=project.company, reason="preparing", title=project.name)
+    config = {
+        "markerUrl": storage.url(marker.output.name),
+        "previewUrl": "",
+        "targets": targets,
+        "notFoundAfterMs": NOT_FOUND_AFTER_MS,
+    }
+    return render(request, "viewer/page.html", {"company": project.company, "config": config, "title": project.name})

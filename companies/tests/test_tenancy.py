@@ -31,6 +31,7 @@ def object_urls(w, *, company):
         ("get", reverse("portal:project_edit", args=[project.slug])),
         ("post", reverse("portal:project_archive", args=[project.slug])),
         ("get", reverse("portal:portrait_upload", args=[project.slug])),
+        ("get", reverse("portal:project_album_qr", args=[project.slug])),
         ("get", reverse("portal:portrait_detail", args=[u])),
         ("get", reverse("portal:portrait_status", args=[u])),
         ("get", reverse("portal:portrait_edit", args=[u])),

@@ -1,17 +1,19 @@
-// The AR viewer: find the printed photo with MindAR and play the video on it.
+// The AR viewer: find a printed photo with MindAR and play its video on it.
 //
 // The page's state lives in <body data-ar-state>: loading → scanning ⇄ found/lost, or error
 // (with data-ar-error naming the cause). CSS shows the matching panel; tests poll the attribute.
 // Every failure has a way out: the video can always be played full-screen.
+//
+// config.targets lists the photos of the marker file: one on a photo's page, several on an
+// album page. Each found photo gets its own analytics session, posted to its own beacon.
 
 const config = JSON.parse(document.getElementById("ar-config").textContent);
 const body = document.body;
-const sessionId = (crypto.randomUUID && crypto.randomUUID()) || fallbackUuid();
 const startedAt = performance.now();
-const stats = { found: false, time_to_found_ms: null, video_played: false, watch_seconds: 0, engine: "mindar", error: "" };
-let watchStartedAt = null;
+const IN_APP = /(Telegram|WhatsApp|Instagram|FBAN|FBAV|FB_IAB|VKClient|vkontakte|Line\/|MicroMessenger)/i;
 
-function fallbackUuid() {
+function newSessionId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
@@ -19,47 +21,86 @@ function fallbackUuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+// --- One analytics session per target: running totals, so any single post is enough ------------
+class Session {
+  constructor(target) {
+    this.target = target;
+    this.id = newSessionId();
+    this.found = false;
+    this.timeToFound = null;
+    this.played = false;
+    this.watched = 0;
+    this.watchStart = null;
+    this.engine = "mindar";
+    this.error = "";
+  }
+  startWatching() {
+    this.played = true;
+    if (this.watchStart === null) this.watchStart = performance.now();
+  }
+  stopWatching() {
+    if (this.watchStart !== null) {
+      this.watched += (performance.now() - this.watchStart) / 1000;
+      this.watchStart = null;
+    }
+  }
+  send() {
+    const running = this.watchStart === null ? 0 : (performance.now() - this.watchStart) / 1000;
+    const payload = JSON.stringify({
+      session: this.id,
+      duration_seconds: Math.round((performance.now() - startedAt) / 1000),
+      found: this.found,
+      time_to_found_ms: this.timeToFound,
+      video_played: this.played,
+      watch_seconds: Math.round(this.watched + running),
+      engine: this.engine,
+      error: this.error,
+    });
+    const blob = new Blob([payload], { type: "application/json" });
+    if (!(navigator.sendBeacon && navigator.sendBeacon(this.target.beaconUrl, blob))) {
+      fetch(this.target.beaconUrl, { method: "POST", body: payload, headers: { "Content-Type": "application/json" }, keepalive: true, credentials: "omit" }).catch(() => {});
+    }
+  }
+}
+
+// A single-photo page always has a session (a visit that never finds the photo still counts);
+// an album only starts one when a photo is found or played.
+const sessions = new Map();
+function sessionFor(target) {
+  if (!sessions.has(target)) sessions.set(target, new Session(target));
+  return sessions.get(target);
+}
+if (config.targets.length === 1) sessionFor(config.targets[0]);
+function sendAll() { sessions.forEach((s) => s.send()); }
+document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && sendAll());
+window.addEventListener("pagehide", sendAll);
+
 function setState(state, error = "") {
   body.dataset.arState = state;
   body.dataset.arError = error;
   if (error) {
-    stats.error = error;
-    document.querySelectorAll("[data-error-help]").forEach((el) => {
-      el.hidden = el.dataset.errorHelp !== error;
-    });
-    sendBeacon();
+    document.querySelectorAll("[data-error-help]").forEach((el) => { el.hidden = el.dataset.errorHelp !== error; });
+    sessions.forEach((s) => { s.error = error; });
+    sendAll();
   }
 }
 
-// --- Analytics beacon: running totals, so any single post that arrives is enough ---------------
-function currentWatchSeconds() {
-  const running = watchStartedAt === null ? 0 : (performance.now() - watchStartedAt) / 1000;
-  return Math.round(stats.watch_seconds + running);
-}
+// --- Videos -----------------------------------------------------------------------------------------
+const unmuteButton = document.querySelector("[data-action=unmute]");
+let playing = null; // the <video> currently shown, for the unmute button
 
-function sendBeacon() {
-  const payload = JSON.stringify({
-    session: sessionId,
-    duration_seconds: Math.round((performance.now() - startedAt) / 1000),
-    found: stats.found,
-    time_to_found_ms: stats.time_to_found_ms,
-    video_played: stats.video_played,
-    watch_seconds: currentWatchSeconds(),
-    engine: stats.engine,
-    error: stats.error,
+function track(video, target) {
+  video.addEventListener("playing", () => {
+    sessionFor(target).startWatching();
+    playing = video;
+    unmuteButton.hidden = !video.muted;
   });
-  const blob = new Blob([payload], { type: "application/json" });
-  if (!(navigator.sendBeacon && navigator.sendBeacon(config.beaconUrl, blob))) {
-    fetch(config.beaconUrl, { method: "POST", body: payload, headers: { "Content-Type": "application/json" }, keepalive: true, credentials: "omit" }).catch(() => {});
-  }
+  video.addEventListener("pause", () => sessionFor(target).stopWatching());
 }
-document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && sendBeacon());
-window.addEventListener("pagehide", sendBeacon);
 
-// --- The video element shared by the AR plane and the full-screen fallback ----------------------
-function makeVideo() {
+function makeVideo(target) {
   const video = document.createElement("video");
-  video.src = config.videoUrl;
+  video.src = target.videoUrl;
   video.crossOrigin = "anonymous";
   video.loop = true;
   video.muted = true;
@@ -67,43 +108,36 @@ function makeVideo() {
   video.setAttribute("playsinline", "");
   video.setAttribute("webkit-playsinline", "");
   video.preload = "auto";
-  video.addEventListener("playing", () => {
-    stats.video_played = true;
-    if (watchStartedAt === null) watchStartedAt = performance.now();
-    unmuteButton.hidden = !video.muted;
-  });
-  video.addEventListener("pause", () => {
-    if (watchStartedAt !== null) {
-      stats.watch_seconds += (performance.now() - watchStartedAt) / 1000;
-      watchStartedAt = null;
-    }
-  });
+  track(video, target);
   return video;
 }
 
-const unmuteButton = document.querySelector("[data-action=unmute]");
-let arVideo = null;
 unmuteButton.addEventListener("click", () => {
-  const video = arVideo || fallbackVideo;
-  video.muted = false;
-  video.play().catch(() => {});
+  if (!playing) return;
+  playing.muted = false;
+  playing.play().catch(() => {});
   unmuteButton.hidden = true;
 });
 
-// --- Full-screen fallback -----------------------------------------------------------------------
+// --- Full-screen fallback: the first photo's video (on an album, the last one seen) -------------
 const fallbackBox = document.querySelector("[data-fallback]");
 const fallbackVideo = fallbackBox.querySelector("video");
+let fallbackTarget = config.targets[0];
+let fallbackTracked = false;
 function playFallback() {
-  if (arVideo) arVideo.pause();
-  if (!fallbackVideo.src) {
-    fallbackVideo.src = config.videoUrl;
-    fallbackVideo.addEventListener("playing", () => { stats.video_played = true; if (watchStartedAt === null) watchStartedAt = performance.now(); });
-    fallbackVideo.addEventListener("pause", () => {
-      if (watchStartedAt !== null) { stats.watch_seconds += (performance.now() - watchStartedAt) / 1000; watchStartedAt = null; }
-    });
+  if (playing && playing !== fallbackVideo) playing.pause();
+  if (fallbackVideo.src !== new URL(fallbackTarget.videoUrl, window.location.href).href) {
+    fallbackVideo.src = fallbackTarget.videoUrl;
+    if (fallbackTarget.posterUrl) fallbackVideo.poster = fallbackTarget.posterUrl;
   }
+  if (!fallbackTracked) {
+    fallbackVideo.addEventListener("playing", () => { sessionFor(fallbackTarget).startWatching(); playing = fallbackVideo; });
+    fallbackVideo.addEventListener("pause", () => sessionFor(fallbackTarget).stopWatching());
+    fallbackTracked = true;
+  }
+  const session = sessionFor(fallbackTarget);
+  if (!session.found) session.engine = "fallback";
   fallbackBox.hidden = false;
-  if (stats.engine === "mindar" && !stats.found) stats.engine = "fallback";
   fallbackVideo.play().catch(() => {});
 }
 document.querySelectorAll("[data-action=play-fallback]").forEach((b) => b.addEventListener("click", playFallback));
@@ -114,16 +148,15 @@ document.querySelector("[data-action=close-fallback]").addEventListener("click",
 document.querySelectorAll("[data-action=reload]").forEach((b) => b.addEventListener("click", () => window.location.reload()));
 
 // --- In-app browsers (camera often blocked): suggest the system browser --------------------------
-const IN_APP = /(Telegram|WhatsApp|Instagram|FBAN|FBAV|FB_IAB|VKClient|vkontakte|Line\/|MicroMessenger)/i;
-const inAppPanel = document.querySelector("[data-inapp]");
 function waitForInAppChoice() {
   if (!IN_APP.test(navigator.userAgent)) return Promise.resolve();
-  inAppPanel.hidden = false;
+  const panel = document.querySelector("[data-inapp]");
+  panel.hidden = false;
   document.querySelector("[data-action=copy-link]").addEventListener("click", async (event) => {
-    try { await navigator.clipboard.writeText(window.location.href); event.target.textContent = "✓"; } catch (e) { /* ignore */ }
+    try { await navigator.clipboard.writeText(window.location.href); event.target.textContent = "✓"; } catch (e) { /* not allowed */ }
   });
   return new Promise((resolve) => {
-    document.querySelector("[data-action=dismiss-inapp]").addEventListener("click", () => { inAppPanel.hidden = true; resolve(); });
+    document.querySelector("[data-action=dismiss-inapp]").addEventListener("click", () => { panel.hidden = true; resolve(); });
   });
 }
 
@@ -138,30 +171,28 @@ function hasWebGL() {
 }
 
 async function probeCamera() {
-  // Asking once ourselves tells denied from missing; MindAR's own request only says "failed".
+  // Asking once ourselves tells "denied" from "missing"; MindAR's own request only says "failed".
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return "unsupported";
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment" } });
     stream.getTracks().forEach((t) => t.stop());
     return "";
   } catch (err) {
-    if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) return "camera-denied";
-    if (err && (err.name === "NotFoundError" || err.name === "OverconstrainedError")) return "no-camera";
+    if (err && (err.name === "NotFoundError" || err.name === "OverconstrainedError" || err.name === "DevicesNotFoundError")) return "no-camera";
     return "camera-denied";
   }
 }
 
 // --- The video plane: exactly the photo's rectangle, the video cropped to cover it --------------
-function coverPlane(THREE, video) {
-  const photoAspect = config.targetHeight / config.targetWidth; // anchor space: width 1
-  const geometry = new THREE.PlaneGeometry(1, photoAspect);
+function coverPlane(THREE, video, target) {
+  const photoAspect = target.targetHeight / target.targetWidth; // anchor space: the photo is 1 wide
   const texture = new THREE.VideoTexture(video);
   texture.colorSpace = THREE.SRGBColorSpace;
   const fit = () => {
-    const vw = video.videoWidth || config.videoWidth || 16;
-    const vh = video.videoHeight || config.videoHeight || 9;
+    const vw = video.videoWidth || target.videoWidth || 16;
+    const vh = video.videoHeight || target.videoHeight || 9;
     const videoAspect = vh / vw;
-    // Like CSS object-fit: cover — show the centre of the video at its own aspect ratio.
+    // Like CSS object-fit: cover — the centre of the video at its own aspect ratio, never stretched.
     if (videoAspect > photoAspect) {
       texture.repeat.set(1, photoAspect / videoAspect);
       texture.offset.set(0, (1 - texture.repeat.y) / 2);
@@ -172,6 +203,7 @@ function coverPlane(THREE, video) {
   };
   fit();
   video.addEventListener("loadedmetadata", fit);
+  const geometry = new THREE.PlaneGeometry(1, photoAspect);
   return new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ map: texture, toneMapped: false }));
 }
 
@@ -187,27 +219,36 @@ async function startAR() {
     filterMinCF: 0.0001,
     filterBeta: 0.001,
   });
-  arVideo = makeVideo();
-  const anchor = mindar.addAnchor(0);
-  anchor.group.add(coverPlane(THREE, arVideo));
-  anchor.onTargetFound = () => {
-    if (!stats.found) {
-      stats.found = true;
-      stats.time_to_found_ms = Math.round(performance.now() - startedAt);
-      sendBeacon();
-    }
-    setState("found");
-    arVideo.play().catch(() => { unmuteButton.hidden = false; });
-  };
-  anchor.onTargetLost = () => {
-    setState("lost");
-    arVideo.pause();
-  };
+  let visible = 0;
+  let everFound = false;
+  config.targets.forEach((target, position) => {
+    const video = makeVideo(target);
+    const anchor = mindar.addAnchor(target.index ?? position);
+    anchor.group.add(coverPlane(THREE, video, target));
+    anchor.onTargetFound = () => {
+      visible += 1;
+      everFound = true;
+      fallbackTarget = target;
+      const session = sessionFor(target);
+      if (!session.found) {
+        session.found = true;
+        session.timeToFound = Math.round(performance.now() - startedAt);
+        session.send();
+      }
+      setState("found");
+      video.play().catch(() => { playing = video; unmuteButton.hidden = false; });
+    };
+    anchor.onTargetLost = () => {
+      visible = Math.max(visible - 1, 0);
+      video.pause();
+      if (!visible) setState("lost");
+    };
+  });
   await mindar.start();
   mindar.renderer.setAnimationLoop(() => mindar.renderer.render(mindar.scene, mindar.camera));
   setState("scanning");
   setTimeout(() => {
-    if (!stats.found) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });
+    if (!everFound) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });
   }, config.notFoundAfterMs);
 }
 

@@ -7,24 +7,48 @@ from django.urls import reverse
 from viewer.models import ViewSession
 from viewer.tests.conftest import PHONE
 
-ANDROID_TABLET = "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+ANDROID_TABLET = (
+    "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+)
 
 
 def post(client, portrait, payload, **headers):
     headers.setdefault("HTTP_USER_AGENT", PHONE)
     body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
-    return client.post(reverse("viewer:beacon", args=[portrait.unique_id]), body, content_type="application/json", **headers)
+    return client.post(
+        reverse("viewer:beacon", args=[portrait.unique_id]), body, content_type="application/json", **headers
+    )
 
 
 @pytest.mark.django_db
 def test_a_visit_is_recorded_and_only_grows(client, ready_portrait):
     sid = str(uuid.uuid4())
-    assert post(client, ready_portrait, {"session": sid, "duration_seconds": 3}, REMOTE_ADDR="203.0.113.77").status_code == 204
+    assert (
+        post(client, ready_portrait, {"session": sid, "duration_seconds": 3}, REMOTE_ADDR="203.0.113.77").status_code
+        == 204
+    )
     post(client, ready_portrait, {"session": sid, "duration_seconds": 9, "found": True, "time_to_found_ms": 2400})
-    post(client, ready_portrait, {"session": sid, "duration_seconds": 30, "video_played": True, "watch_seconds": 21, "found": True, "time_to_found_ms": 1})
+    post(
+        client,
+        ready_portrait,
+        {
+            "session": sid,
+            "duration_seconds": 30,
+            "video_played": True,
+            "watch_seconds": 21,
+            "found": True,
+            "time_to_found_ms": 1,
+        },
+    )
     post(client, ready_portrait, {"session": sid, "duration_seconds": 5, "watch_seconds": 2})  # late, stale post
     session = ViewSession.objects.get()
-    assert (session.duration_seconds, session.found, session.time_to_found_ms, session.video_played, session.watch_seconds) == (30, True, 2400, True, 21)
+    assert (
+        session.duration_seconds,
+        session.found,
+        session.time_to_found_ms,
+        session.video_played,
+        session.watch_seconds,
+    ) == (30, True, 2400, True, 21)
     assert (session.device_type, session.os, session.browser) == ("mobile", "iOS", "Mobile Safari")
     assert session.company == ready_portrait.company and session.project == ready_portrait.project
     assert session.ip_address == "203.0.113.0"  # anonymised to /24
@@ -32,7 +56,13 @@ def test_a_visit_is_recorded_and_only_grows(client, ready_portrait):
 
 @pytest.mark.django_db
 def test_tablets_and_ipv6_and_no_ip_setting(client, ready_portrait, settings):
-    post(client, ready_portrait, {"session": str(uuid.uuid4())}, HTTP_USER_AGENT=ANDROID_TABLET, REMOTE_ADDR="2001:db8:1234:5678::1")
+    post(
+        client,
+        ready_portrait,
+        {"session": str(uuid.uuid4())},
+        HTTP_USER_AGENT=ANDROID_TABLET,
+        REMOTE_ADDR="2001:db8:1234:5678::1",
+    )
     session = ViewSession.objects.get()
     assert session.device_type == "tablet" and session.ip_address == "2001:db8:1234::"
     settings.VIEWER_IP_STORAGE = "none"
@@ -68,7 +98,12 @@ def test_bots_and_unknown_photos_and_foreign_sessions(client, ready_portrait, te
     sid = str(uuid.uuid4())
     assert post(client, ready_portrait, {"session": sid}, HTTP_USER_AGENT="curl/8.0").status_code == 204
     assert not ViewSession.objects.exists()
-    response = client.post("/v/00000000-0000-4000-8000-000000000000/beacon", json.dumps({"session": sid}), content_type="application/json", HTTP_USER_AGENT=PHONE)
+    response = client.post(
+        "/v/00000000-0000-4000-8000-000000000000/beacon",
+        json.dumps({"session": sid}),
+        content_type="application/json",
+        HTTP_USER_AGENT=PHONE,
+    )
     assert response.status_code == 404
     post(client, ready_portrait, {"session": sid})
     other = make_portrait(tenants.project_b)
@@ -91,7 +126,10 @@ def test_beacons_are_rate_limited_per_ip(client, ready_portrait, settings):
 
     cache.clear()
     settings.BEACON_RATE_PER_MINUTE = 3
-    codes = [post(client, ready_portrait, {"session": str(uuid.uuid4())}, REMOTE_ADDR="192.0.2.9").status_code for _ in range(5)]
+    codes = [
+        post(client, ready_portrait, {"session": str(uuid.uuid4())}, REMOTE_ADDR="192.0.2.9").status_code
+        for _ in range(5)
+    ]
     assert codes == [204, 204, 204, 429, 429]
     assert post(client, ready_portrait, {"session": str(uuid.uuid4())}, REMOTE_ADDR="192.0.2.10").status_code == 204
     cache.clear()

@@ -16,7 +16,9 @@ def config_of(response) -> dict:
 
 
 @pytest.mark.django_db
-def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(client, ready_portrait, django_assert_num_queries):
+def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(
+    client, ready_portrait, django_assert_num_queries
+):
     url = reverse("viewer:page", args=[ready_portrait.unique_id])
     # portrait with company, project, connection and marker; its playable videos; views += 1
     with django_assert_num_queries(3):
@@ -29,9 +31,10 @@ def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(client, re
     config = config_of(response)
     video = ready_portrait.videos.get()
     assert config["markerUrl"].endswith("/mindar.mind") and config["markerUrl"].startswith("/media/")
-    assert config["videoUrl"] == video.file.url
-    assert config["targetWidth"] == 800 and config["targetHeight"] == 600
-    assert config["beaconUrl"] == f"/v/{ready_portrait.unique_id}/beacon"
+    (target,) = config["targets"]
+    assert target["videoUrl"] == video.file.url
+    assert target["targetWidth"] == 800 and target["targetHeight"] == 600
+    assert target["beaconUrl"] == f"/v/{ready_portrait.unique_id}/beacon"
     assert "https://" not in html.replace(ready_portrait.public_url, "")  # nothing from a CDN
     assert response["Cache-Control"].startswith("max-age=0")
 
@@ -52,7 +55,9 @@ def test_views_count_grows_once_per_load_and_not_for_bots(client, ready_portrait
 
 @pytest.mark.django_db
 def test_page_in_russian(client, ready_portrait):
-    html = client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_ACCEPT_LANGUAGE="ru", HTTP_USER_AGENT=PHONE).content.decode()
+    html = client.get(
+        reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_ACCEPT_LANGUAGE="ru", HTTP_USER_AGENT=PHONE
+    ).content.decode()
     assert '<html lang="ru">' in html and "Наведите камеру на фото" in html and "Камера заблокирована" in html
 
 
@@ -120,9 +125,11 @@ def test_the_chosen_video_plays(client, ready_portrait):
     from content.models import Video
 
     first = ready_portrait.videos.get()
-    second = Video.objects.create(portrait=ready_portrait, file=first.file.name, title="Manual", status="ready", rotation_order=5, is_active=True)
+    second = Video.objects.create(
+        portrait=ready_portrait, file=first.file.name, title="Manual", status="ready", rotation_order=5, is_active=True
+    )
     config = config_of(client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_USER_AGENT=PHONE))
-    assert config["videoUrl"] == second.file.url
+    assert config["targets"][0]["videoUrl"] == second.file.url
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,100 @@
+"""Real processes for integration tests: a qcluster worker and a Redis server, on 127.0.0.1.
+
+They are started by the tests themselves (CI starts nothing for them) and stopped by PID, their
+whole process group, whatever the test's outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(settings_dict: dict) -> str:
+    """The URL of the (test) database this process is connected to, for a child process."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user, password = settings_dict.get("USER", ""), settings_dict.get("PASSWORD", "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host, port = settings_dict.get("HOST") or "127.0.0.1", settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+def stop(process: subprocess.Popen, *, kill: bool = False, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@contextmanager
+def redis_server():
+    """A throwaway redis-server; yields its URL. Skips the test if Redis is not installed."""
+    import pytest
+
+    exe = shutil.which("redis-server")
+    if not exe:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(process)
+
+
+def start_qcluster(*, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """`manage.py qcluster` with the given environment on top of this one's."""
+    environ = {
+        **os.environ,
+        "ARV_IGNORE_DOTENV": "1",
+        "DJANGO_SETTINGS_MODULE": "arv.settings",
+        "LOG_FORMAT": "text",
+        **env,
+    }
+    environ.setdefault("SECRET_KEY", "integration-test-secret-key-0123456789abcdef")
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed by the OS with it
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
