@@ -254,6 +254,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ARV <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 
+# --- Telegram (expiry reminders and monthly reports) -------------------------------------------------
+TELEGRAM_BOT_TOKEN = env_secret("TELEGRAM_BOT_TOKEN", required=False)
+# The Bot API base URL; tests point it at a local HTTP server.
+TELEGRAM_API_URL = env_url("TELEGRAM_API_URL", "https://api.telegram.org")
+
+
 # --- Security -----------------------------------------------------------------------------------
 # Served over https (SITE_URL), cookies are https-only and browsers are told to stay on https;
 # the embedded http://127.0.0.1 setup keeps working with each of these off.

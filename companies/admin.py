@@ -116,7 +116,7 @@ class CompanyAdmin(admin.ModelAdmin):
     actions = ["activate", "deactivate", "extend_subscription"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "notes"]}),
-        (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone"]}),
+        (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone", "language"]}),
         (
             _("Subscription and limits"),
             {
@@ -124,6 +124,9 @@ class CompanyAdmin(admin.ModelAdmin):
                     "subscription_tier",
                     "subscription_expires_at",
                     "subscription_period_months",
+                    "subscription_auto_renew",
+                    "notify_days_before_expiry",
+                    "monthly_report_opt_out",
                     "projects_limit",
                     "storage_quota_bytes",
                     "storage_used_bytes",
@@ -378,11 +381,31 @@ class FolderAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["subject", "company", "kind", "email_sent", "telegram_sent", "attempts", "created_at"]
-    list_filter = ["kind", "email_sent", "telegram_sent"]
+    list_display = [
+        "subject",
+        "company",
+        "kind",
+        "email_sent",
+        "telegram_sent",
+        "is_complete",
+        "attempts",
+        "created_at",
+    ]
+    list_filter = ["kind", "is_complete", "email_sent", "telegram_sent"]
     search_fields = ["subject", "company__name"]
     list_select_related = ["company"]
     readonly_fields = [f.name for f in Notification._meta.fields]
+    actions = ["send_again"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description=_("Send the failed channels again"))
+    def send_again(self, request, queryset):
+        from companies.notifications import deliver
+
+        sent = 0
+        for notification in queryset.filter(is_complete=False).select_related("company"):
+            Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
+            sent += deliver(notification)
+        self.message_user(request, ngettext("%d notification sent again.", "%d notifications sent again.", sent) % sent)

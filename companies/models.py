@@ -139,6 +139,8 @@ class Company(models.Model):
     contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
     telegram_chat_id = models.CharField(_("Telegram chat id"), max_length=64, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_timezone])
+    # Language of the e-mails and Telegram messages the platform sends to the company.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     storage_connection = models.ForeignKey(
         StorageConnection,
         verbose_name=_("storage connection"),
@@ -159,6 +161,11 @@ class Company(models.Model):
     subscription_period_months = models.PositiveSmallIntegerField(
         _("subscription period (months)"), default=12, validators=[MinValueValidator(1)]
     )
+    subscription_auto_renew = models.BooleanField(_("renew the subscription automatically"), default=False)
+    notify_days_before_expiry = models.PositiveSmallIntegerField(
+        _("remind days before the subscription expires"), default=14
+    )
+    monthly_report_opt_out = models.BooleanField(_("no monthly report"), default=False)
     storage_quota_bytes = models.BigIntegerField(
         _("storage quota (bytes)"), default=10 * GIB, validators=[MinValueValidator(0)]
     )
@@ -406,8 +413,19 @@ class Notification(models.Model):
         MONTHLY_REPORT = "monthly_report", _("Monthly report")
         INVITATION = "invitation", _("Invitation")
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        TELEGRAM = "telegram", _("Telegram")
+
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="notifications")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    portrait = models.ForeignKey(
+        "content.Portrait", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    # The channels this message is meant for; it is done when every one of them has been sent.
+    channels = models.JSONField(default=list)
+    # A sender holds the message until this time, so two runs never send the same channel twice.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     kind = models.CharField(_("type"), max_length=30, choices=Kind.choices)
     # What makes two reminders "the same": a unique key, so a concurrent or repeated run cannot
     # create a second notification for it.
@@ -421,6 +439,8 @@ class Notification(models.Model):
     telegram_sent_at = models.DateTimeField(null=True, blank=True)
     telegram_error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # True once every channel is sent: the retry job only looks at incomplete ones.
+    is_complete = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -428,7 +448,14 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["company", "-created_at"], name="notification_company_idx")]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="notification_company_idx"),
+            models.Index(fields=["attempts"], condition=Q(is_complete=False), name="notification_open_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.subject
+
+    def pending_channels(self) -> list[str]:
+        sent = {self.Channel.EMAIL: self.email_sent, self.Channel.TELEGRAM: self.telegram_sent}
+        return [c for c in self.channels if not sent.get(c)]

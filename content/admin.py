@@ -3,7 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from content import services
-from content.models import PendingUpload, Portrait, Video
+from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 
 
 class VideoInline(admin.TabularInline):
@@ -25,6 +25,40 @@ class VideoInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RotationInline(admin.StackedInline):
+    model = Rotation
+    extra = 0
+    readonly_fields = ["anchor", "base_index"]
+
+
+class VideoEventInline(admin.TabularInline):
+    model = VideoEvent
+    extra = 0
+    fields = ["at", "video_label", "action", "by", "changes"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(VideoEvent)
+class VideoEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "portrait", "video_label", "action", "by"]
+    list_filter = ["action"]
+    search_fields = ["portrait__title", "video_label", "by__username"]
+    list_select_related = ["portrait", "by"]
+    readonly_fields = [f.name for f in VideoEvent._meta.fields]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -52,7 +86,7 @@ class PortraitAdmin(admin.ModelAdmin):
         "updated_at",
         "status",
     ]
-    inlines = [VideoInline]
+    inlines = [VideoInline, RotationInline, VideoEventInline]
     date_hierarchy = "created_at"
 
     @admin.display(description="")

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from companies.forms import DateTimeInput
+from content.models import Rotation
 from content.validators import ValidatedImage, ValidatedVideo, validate_image, validate_video
 
 
@@ -78,12 +81,40 @@ class VideoScheduleForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
     schedule_start = forms.DateTimeField(label=_("Play from"), required=False, widget=DateTimeInput())
     schedule_end = forms.DateTimeField(label=_("Play until"), required=False, widget=DateTimeInput())
+    schedule_repeats_yearly = forms.BooleanField(
+        label=_("Repeat every year (a birthday, an anniversary)"), required=False
+    )
+    unlock_at = forms.DateTimeField(
+        label=_("Locked until"),
+        required=False,
+        widget=DateTimeInput(),
+        help_text=_("A surprise: the video never plays before this moment, and plays from then on."),
+    )
 
     def clean(self):
         data = super().clean()
         start, end = data.get("schedule_start"), data.get("schedule_end")
         if start and end and end <= start:
             self.add_error("schedule_end", _("The video must stop playing after it starts."))
+        if data.get("schedule_repeats_yearly"):
+            if not (start and end):
+                self.add_error("schedule_repeats_yearly", _("A yearly window needs both a start and an end."))
+            elif end - start > timedelta(days=365):
+                self.add_error("schedule_end", _("A yearly window must be shorter than a year."))
+        return data
+
+
+class RotationForm(forms.ModelForm):
+    class Meta:
+        model = Rotation
+        fields = ["kind", "every", "at", "weekday", "monthday", "cron"]
+        widgets = {"at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+        help_texts = {"cron": _("Only for “Cron expression”, e.g. 0 9 * * 1-5 (weekdays at 9:00).")}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("every") == Rotation.Every.CRON and data.get("kind") != Rotation.Kind.NONE and not data.get("cron"):
+            self.add_error("cron", _("Enter the cron expression."))
         return data
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -13,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from arv.storage import TenantFileField
 from companies.models import Company, Folder, Project
+from content.schedules import RotationRule, validate_cron
+
+WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 
 
 class PortraitQuerySet(models.QuerySet):
@@ -120,6 +127,12 @@ class Portrait(models.Model):
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
+    def rotation_rule(self) -> RotationRule:
+        """The rotation rule in the company's time zone (a default rule if none was set)."""
+        tz = zoneinfo.ZoneInfo(self.company.timezone)
+        rotation = getattr(self, "rotation", None) if self.pk else None
+        return rotation.rule(tz) if rotation else RotationRule(tz=tz)
+
     def set_status(self, status: str) -> None:
         if self.status != status:
             self.status = status
@@ -154,6 +167,9 @@ class Video(models.Model):
     is_active = models.BooleanField(_("active"), default=False)
     schedule_start = models.DateTimeField(_("play from"), null=True, blank=True)
     schedule_end = models.DateTimeField(_("play until"), null=True, blank=True)
+    schedule_repeats_yearly = models.BooleanField(_("repeat every year"), default=False)
+    # Date-locked: never plays before this instant; from it on, it plays instead of the rotation.
+    unlock_at = models.DateTimeField(_("unlocks at"), null=True, blank=True)
     rotation_order = models.PositiveIntegerField(_("order"), default=0)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
     # Plain-language note about processing, e.g. that no web rendition could be made.
@@ -206,10 +222,94 @@ class Video(models.Model):
         Video.objects.filter(pk=self.pk).update(is_active=False)
         self.is_active = False
 
-    def is_scheduled_at(self, moment) -> bool:
-        return (self.schedule_start is None or self.schedule_start <= moment) and (
-            self.schedule_end is None or moment < self.schedule_end
+
+class Rotation(models.Model):
+    """How a portrait's videos take turns (see content/schedules.py for the exact rules)."""
+
+    class Kind(models.TextChoices):
+        NONE = "none", _("No rotation (first video)")
+        SEQUENTIAL = "sequential", _("One after another, then stay on the last")
+        CYCLIC = "cyclic", _("One after another, round and round")
+
+    class Every(models.TextChoices):
+        DAY = "day", _("Every day")
+        WEEK = "week", _("Every week")
+        MONTH = "month", _("Every month")
+        CRON = "cron", _("Cron expression")
+
+    portrait = models.OneToOneField(Portrait, on_delete=models.CASCADE, related_name="rotation")
+    kind = models.CharField(_("rotation"), max_length=12, choices=Kind.choices, default=Kind.NONE)
+    every = models.CharField(_("change"), max_length=8, choices=Every.choices, default=Every.DAY)
+    at = models.TimeField(_("at (company time)"), default=datetime.time(0, 0))
+    weekday = models.PositiveSmallIntegerField(
+        _("weekday"), default=0, choices=[(i, day) for i, day in enumerate(WEEKDAYS)]
+    )
+    monthday = models.PositiveSmallIntegerField(
+        _("day of month"), default=1, validators=[MinValueValidator(1), MaxValueValidator(31)]
+    )
+    cron = models.CharField(_("cron expression"), max_length=100, blank=True)
+    # Rotation state as of `anchor`: video `base_index` plays from there. A daily job moves the
+    # anchor forward so the count of boundaries since it stays small.
+    anchor = models.DateTimeField(default=timezone.now)
+    base_index = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("video rotation")
+        verbose_name_plural = _("video rotations")
+
+    def __str__(self) -> str:
+        return f"{self.portrait}: {self.get_kind_display()}"
+
+    def clean(self):
+        if self.every == self.Every.CRON and self.kind != self.Kind.NONE:
+            problem = validate_cron(self.cron)
+            if problem:
+                raise ValidationError({"cron": _("The cron expression %(problem)s.") % {"problem": _(problem)}})
+
+    def rule(self, tz) -> RotationRule:
+        return RotationRule(
+            kind=self.kind,
+            every=self.every,
+            at=self.at,
+            weekday=self.weekday,
+            monthday=self.monthday,
+            cron=self.cron,
+            tz=tz,
+            anchor=self.anchor,
+            base_index=self.base_index,
         )
+
+
+class VideoEvent(models.Model):
+    """The audit trail of what happened to a portrait's videos, who did it and when."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", _("added")
+        ACTIVATED = "activated", _("chosen to play")
+        DEACTIVATED = "deactivated", _("unpinned")
+        SCHEDULED = "scheduled", _("schedule changed")
+        REORDERED = "reordered", _("order changed")
+        ROTATION = "rotation", _("rotation changed")
+        DELETED = "deleted", _("deleted")
+
+    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="video_events")
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    # Kept as text so the trail still says which video it was after the video is deleted.
+    video_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("video event")
+        verbose_name_plural = _("video events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["portrait", "-at"], name="videoevent_portrait_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.video_label}: {self.get_action_display()}"
 
 
 class PendingUpload(models.Model):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zoneinfo
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import timedelta
@@ -31,7 +32,8 @@ from django.utils.translation import gettext as _
 
 from arv.storage import StorageUnavailable, storage_for_company
 from companies.models import Company, Folder, Project
-from content.models import PendingUpload, Portrait, Video
+from content import schedules
+from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 from content.validators import ValidatedImage, ValidatedVideo
 
 logger = logging.getLogger(__name__)
@@ -191,9 +193,11 @@ def create_portrait(
             portrait.image = image_name
             portrait.save()
             if video is not None:
-                _video_row(
+                first_video = _video_row(
                     portrait=portrait, video=video, name=video_name, title=video_title, order=0, is_active=True
-                ).save()
+                )
+                first_video.save()
+                record_event(portrait=portrait, video=first_video, action=VideoEvent.Action.ADDED, by=uploaded_by)
             pending.delete()
             _queue_processing(portrait)
     return portrait
@@ -207,6 +211,7 @@ def add_video(
     activate: bool = False,
     schedule_start=None,
     schedule_end=None,
+    by=None,
 ) -> Video:
     company = portrait.company
     if schedule_start and schedule_end and schedule_end <= schedule_start:
@@ -229,8 +234,10 @@ def add_video(
                 schedule_end=schedule_end,
             )
             row.save()
+            record_event(portrait=portrait, video=row, action=VideoEvent.Action.ADDED, by=by)
             if activate or first:
                 row.activate()
+                record_event(portrait=portrait, video=row, action=VideoEvent.Action.ACTIVATED, by=by)
             pending.delete()
             _queue_video_processing(row)
     return row
@@ -252,12 +259,13 @@ def _file_names(*fields) -> list[str]:
     return [f.name for f in fields if f]
 
 
-def delete_video(*, video: Video) -> None:
+def delete_video(*, video: Video, by=None) -> None:
     portrait = video.portrait
     company = portrait.company
     names = _file_names(video.file, video.web_file, video.poster)
     freed = video.stored_bytes
     with transaction.atomic():
+        record_event(portrait=portrait, video=video, action=VideoEvent.Action.DELETED, by=by)
         video.delete()
         transaction.on_commit(lambda: _after_delete(company, names, freed))
     from markers.services import refresh_portrait_status
@@ -321,40 +329,111 @@ def delete_project_content(*, project: Project) -> None:
         transaction.on_commit(lambda: _after_delete(company, [name], size))
 
 
-def activate_video(*, video: Video) -> Video:
+def record_event(
+    *, portrait: Portrait, video: Video | None, action: str, by=None, changes: dict | None = None
+) -> VideoEvent:
+    return VideoEvent.objects.create(
+        portrait=portrait,
+        video=video,
+        video_label=str(video)[:255] if video is not None else "",
+        action=action,
+        by=by if getattr(by, "is_authenticated", False) else None,
+        changes=changes or {},
+    )
+
+
+def _refresh_status(portrait: Portrait) -> None:
+    from markers.services import refresh_portrait_status
+
+    refresh_portrait_status(portrait=portrait)
+
+
+@transaction.atomic
+def activate_video(*, video: Video, by=None) -> Video:
     video.activate()
-    from markers.services import refresh_portrait_status
-
-    refresh_portrait_status(portrait=video.portrait)
+    record_event(portrait=video.portrait, video=video, action=VideoEvent.Action.ACTIVATED, by=by)
+    _refresh_status(video.portrait)
     return video
 
 
-def deactivate_video(*, video: Video) -> Video:
+@transaction.atomic
+def deactivate_video(*, video: Video, by=None) -> Video:
     video.deactivate()
-    from markers.services import refresh_portrait_status
-
-    refresh_portrait_status(portrait=video.portrait)
+    record_event(portrait=video.portrait, video=video, action=VideoEvent.Action.DEACTIVATED, by=by)
+    _refresh_status(video.portrait)
     return video
 
 
-def update_video(*, video: Video, **fields) -> Video:
+def _audit_value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+@transaction.atomic
+def update_video(*, video: Video, by=None, **fields) -> Video:
+    before = {name: getattr(video, name) for name in fields}
     for name, value in fields.items():
         setattr(video, name, value)
     if video.schedule_start and video.schedule_end and video.schedule_end <= video.schedule_start:
         raise ValidationError({"schedule_end": _("The video must stop playing after it starts.")}, code="schedule")
     video.full_clean(exclude=["file", "web_file", "poster", "portrait"])
     video.save(update_fields=[*fields, "updated_at"])
+    changes = {
+        name: [_audit_value(before[name]), _audit_value(value)]
+        for name, value in fields.items()
+        if before[name] != value
+    }
+    if changes:
+        record_event(portrait=video.portrait, video=video, action=VideoEvent.Action.SCHEDULED, by=by, changes=changes)
     return video
 
 
 @transaction.atomic
-def reorder_videos(*, portrait: Portrait, order: list[int]) -> None:
+def reorder_videos(*, portrait: Portrait, order: list[int], by=None) -> None:
     """Set the rotation order to the given list of video ids (all of the portrait's videos)."""
     ids = set(portrait.videos.values_list("pk", flat=True))
     if set(order) != ids or len(order) != len(ids):
         raise ValidationError(_("The new order must list each of this photo's videos exactly once."), code="order")
     for position, pk in enumerate(order):
         Video.objects.filter(pk=pk, portrait=portrait).update(rotation_order=position)
+    record_event(portrait=portrait, video=None, action=VideoEvent.Action.REORDERED, by=by, changes={"order": order})
+
+
+ROTATION_FIELDS = ("kind", "every", "at", "weekday", "monthday", "cron")
+
+
+@transaction.atomic
+def update_rotation(*, portrait: Portrait, by=None, **fields) -> Rotation:
+    """Change how the videos take turns; the new rule starts now, with the first video."""
+    rotation, _created = Rotation.objects.select_for_update().get_or_create(portrait=portrait)
+    before = {name: getattr(rotation, name) for name in fields}
+    for name, value in fields.items():
+        setattr(rotation, name, value)
+    rotation.anchor = timezone.now()
+    rotation.base_index = 0
+    rotation.full_clean(exclude=["portrait"])
+    rotation.save()
+    changes = {
+        name: [_audit_value(before[name]), _audit_value(value)]
+        for name, value in fields.items()
+        if before[name] != value
+    }
+    record_event(portrait=portrait, video=None, action=VideoEvent.Action.ROTATION, by=by, changes=changes)
+    return rotation
+
+
+def rebase_rotations(*, now=None) -> int:
+    """Move each rotation's anchor up to now without changing what plays (see schedules.rebase)."""
+    now = now or timezone.now()
+    moved = 0
+    for rotation in Rotation.objects.exclude(kind=Rotation.Kind.NONE).select_related("portrait__company"):
+        rule = rotation.rule(zoneinfo.ZoneInfo(rotation.portrait.company.timezone))
+        rebased = schedules.rebase(rule, now)
+        if rebased.anchor != rule.anchor:
+            # Conditional on the old anchor: a concurrent rule change wins over the rebase.
+            moved += Rotation.objects.filter(pk=rotation.pk, anchor=rule.anchor).update(
+                anchor=rebased.anchor, base_index=rebased.base_index
+            )
+    return moved
 
 
 def sweep_pending_uploads(*, older_than: timedelta = PENDING_UPLOAD_TTL) -> int:

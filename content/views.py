@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -16,8 +17,16 @@ from arv.storage import StorageUnavailable
 from companies.access import get_project_for_user, portal_view
 from content import printsheet, qr, services
 from content.access import get_portrait_for_user, get_video_for_user
-from content.forms import PortraitEditForm, PortraitUploadForm, SearchForm, VideoAddForm, VideoScheduleForm
-from content.models import Portrait
+from content.forms import (
+    PortraitEditForm,
+    PortraitUploadForm,
+    RotationForm,
+    SearchForm,
+    VideoAddForm,
+    VideoScheduleForm,
+)
+from content.models import Portrait, Rotation, Video
+from content.schedules import choose_video
 from markers.models import Job
 from markers.reports import marker_summary
 from markers.services import regenerate_marker
@@ -99,6 +108,10 @@ def portrait_detail(request, uuid):
     portrait = get_portrait_for_user(request, uuid)
     videos = list(portrait.videos.select_related("portrait__company"))
     jobs = {job.kind: job for job in portrait.jobs.exclude(kind=Job.Kind.VIDEO)}
+    # What a visitor would see right now, so the studio can check its schedule.
+    playing = choose_video(
+        [v for v in videos if v.status == Video.Status.READY], timezone.now(), portrait.rotation_rule()
+    )
     return render(
         request,
         "content/portrait_detail.html",
@@ -108,6 +121,9 @@ def portrait_detail(request, uuid):
             "jobs": jobs,
             "marker": marker_summary(jobs.get(Job.Kind.MINDAR)),
             "video_form": VideoAddForm(),
+            "rotation_form": RotationForm(instance=getattr(portrait, "rotation", None)),
+            "playing": playing,
+            "events": portrait.video_events.select_related("by")[:20],
             "can_write": request.tenant.can_write,
         },
     )
@@ -246,6 +262,7 @@ def video_add(request, uuid):
                     video=form.cleaned_data["video"],
                     title=form.cleaned_data["title"],
                     activate=form.cleaned_data["activate"],
+                    by=request.user,
                 )
             except (ValidationError, StorageUnavailable) as exc:
                 _service_error(form, exc)
@@ -270,10 +287,10 @@ def video_activate(request, uuid, pk):
     portrait = get_portrait_for_user(request, uuid, write=True)
     video = get_video_for_user(request, portrait, pk, write=True)
     if request.POST.get("active") == "0":
-        services.deactivate_video(video=video)
+        services.deactivate_video(video=video, by=request.user)
         messages.success(request, _("The schedule decides which video plays now."))
     else:
-        services.activate_video(video=video)
+        services.activate_video(video=video, by=request.user)
         messages.success(request, _("“%(title)s” now plays on this photo.") % {"title": video})
     return redirect(portrait)
 
@@ -283,18 +300,39 @@ def video_edit(request, uuid, pk):
     portrait = get_portrait_for_user(request, uuid, write=True)
     video = get_video_for_user(request, portrait, pk, write=True)
     form = VideoScheduleForm(
-        request.POST or None,
-        initial={"title": video.title, "schedule_start": video.schedule_start, "schedule_end": video.schedule_end},
+        request.POST or None, initial={name: getattr(video, name) for name in VideoScheduleForm.base_fields}
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_video(video=video, **form.cleaned_data)
+            services.update_video(video=video, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             _service_error(form, exc)
         else:
             messages.success(request, _("Video saved."))
             return redirect(portrait)
     return render(request, "content/video_edit.html", {"portrait": portrait, "video": video, "form": form})
+
+
+@require_POST
+@portal_view
+def portrait_rotation(request, uuid):
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    form = RotationForm(request.POST, instance=getattr(portrait, "rotation", None) or Rotation(portrait=portrait))
+    if form.is_valid():
+        try:
+            services.update_rotation(
+                portrait=portrait, by=request.user, **{f: form.cleaned_data[f] for f in form.Meta.fields}
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Rotation saved; it starts now with the first video."))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect(portrait)
 
 
 @require_POST
@@ -307,7 +345,7 @@ def video_move(request, uuid, pk):
     j = i - 1 if request.POST.get("direction") == "up" else i + 1
     if 0 <= j < len(order):
         order[i], order[j] = order[j], order[i]
-        services.reorder_videos(portrait=portrait, order=order)
+        services.reorder_videos(portrait=portrait, order=order, by=request.user)
     return redirect(portrait)
 
 
@@ -316,6 +354,6 @@ def video_move(request, uuid, pk):
 def video_delete(request, uuid, pk):
     portrait = get_portrait_for_user(request, uuid, write=True)
     video = get_video_for_user(request, portrait, pk, write=True)
-    services.delete_video(video=video)
+    services.delete_video(video=video, by=request.user)
     messages.success(request, _("Video deleted."))
     return redirect(portrait)

@@ -31,7 +31,7 @@ def _load(uuid) -> Portrait:
         "output"
     )[:1]
     portrait = (
-        Portrait.objects.select_related("company__storage_connection", "project")
+        Portrait.objects.select_related("company__storage_connection", "project", "rotation")
         .annotate(mindar_output=Subquery(marker))
         .filter(unique_id=uuid)
         .first()
@@ -102,7 +102,7 @@ def page(request, uuid):
     reason = unavailable_reason(portrait, now)
     if reason:
         return _still_page(request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview)
-    video = choose_video(list(portrait.videos.playable()), now)
+    video = choose_video(list(portrait.videos.playable()), now, portrait.rotation_rule())
     if video is None or not portrait.mindar_output:
         return _still_page(
             request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
@@ -141,13 +141,14 @@ def album(request, uuid):
         str(p.unique_id): p
         for p in Portrait.objects.filter(project=project, unique_id__in=marker.targets)
         .publicly_visible()
+        .select_related("company", "rotation")
         .prefetch_related(playable)
     }
     storage = storage_for_company(project.company)
     targets = []
     for index, key in enumerate(marker.targets):
         portrait = portraits.get(key)
-        video = choose_video(list(portrait.videos.all()), now) if portrait else None
+        video = choose_video(list(portrait.videos.all()), now, portrait.rotation_rule()) if portrait else None
         if video is not None:
             targets.append({**_target(storage, portrait, video), "index": index})
     if not targets:

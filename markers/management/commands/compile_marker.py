@@ -47,9 +47,7 @@ class Command(BaseCommand):
             for warning in report.warnings:
                 self.stdout.write(f"  warning [{warning['code']}] {warning['message']}")
         targets = "target" if len(images) == 1 else "targets"
-        self.stdout.write(
-            self.style.SUCCESS(f"Wrote {out} ({len(result.data):,} bytes, {len(images)} {targets})")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Wrote {out} ({len(result.data):,} bytes, {len(images)} {targets})"))
 
     def _decode(self, path: Path, *, apply_exif: bool):
         try:

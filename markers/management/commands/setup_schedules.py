@@ -11,6 +11,30 @@ SCHEDULES = {
         1,
         "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
     ),
+    "arv: renew and expire": (
+        "companies.tasks.renew_subscriptions",
+        Schedule.MINUTES,
+        15,
+        "auto-renew projects and subscriptions, mark the others expired",
+    ),
+    "arv: expiry reminders": (
+        "companies.tasks.send_reminders",
+        Schedule.MINUTES,
+        30,
+        "e-mail and Telegram reminders before projects and subscriptions expire; retry failed channels",
+    ),
+    "arv: monthly reports": (
+        "companies.tasks.send_monthly_reports",
+        Schedule.CRON,
+        "0 8 * * *",
+        "last month's view report per company, checked daily and sent once per month",
+    ),
+    "arv: rebase rotations": (
+        "content.tasks.rebase_rotations",
+        Schedule.CRON,
+        "30 3 * * *",
+        "move rotation anchors forward so the viewer counts few boundaries",
+    ),
 }
 
 

@@ -1,0 +1,279 @@
+"""Messages to companies: expiry reminders and monthly reports, by e-mail and Telegram.
+
+Each message is a Notification row whose ``dedupe_key`` is unique, so the same reminder is
+created once however often (or concurrently) the job runs. Delivery claims the row with a
+conditional UPDATE (a short lease), sends only the channels not yet sent, records each channel's
+outcome, and leaves failed channels for the next run, up to ``MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from companies.models import Company, Membership, Notification, Project, add_months
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=5)
+
+
+class TelegramError(Exception):
+    pass
+
+
+def send_telegram(chat_id: str, text: str) -> None:
+    """Bot API sendMessage; the base URL is a setting so tests can point it at a local server."""
+    token = settings.TELEGRAM_BOT_TOKEN
+    if not token:
+        raise TelegramError("TELEGRAM_BOT_TOKEN is not configured")
+    url = f"{settings.TELEGRAM_API_URL}/bot{token}/sendMessage"
+    body = json.dumps({"chat_id": chat_id, "text": text, "disable_web_page_preview": True}).encode()
+    request = urllib.request.Request(  # noqa: S310 - TELEGRAM_API_URL is validated as http(s) in settings
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        # The URL is https (or the test server's http) from settings, never user input.
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            description = json.loads(exc.read() or b"{}").get("description", "")
+        except ValueError:
+            description = ""
+        raise TelegramError(f"HTTP {exc.code} {description}".strip()) from None
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        # Never let the URL (it contains the bot token) reach the error text.
+        raise TelegramError(type(exc).__name__ + (f": {exc.reason}" if hasattr(exc, "reason") else "")) from None
+    if not answer.get("ok"):
+        raise TelegramError(answer.get("description") or "Telegram answered ok=false")
+
+
+def recipients(company: Company) -> list[str]:
+    """The company's contact address and its owners', without duplicates."""
+    owners = Membership.objects.filter(company=company, role=Membership.Role.OWNER).exclude(user__email="")
+    emails = [company.contact_email, *owners.values_list("user__email", flat=True)]
+    seen, result = set(), []
+    for email in emails:
+        if email and email.lower() not in seen:
+            seen.add(email.lower())
+            result.append(email)
+    return result
+
+
+@dataclass
+class Message:
+    subject: str
+    text: str
+    html: str
+
+
+def _channels(company: Company) -> list[str]:
+    channels = []
+    if recipients(company):
+        channels.append(Notification.Channel.EMAIL)
+    if company.telegram_chat_id and settings.TELEGRAM_BOT_TOKEN:
+        channels.append(Notification.Channel.TELEGRAM)
+    return channels
+
+
+def _render(template: str, context: dict) -> Message:
+    context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
+    text = render_to_string(f"companies/email/{template}.txt", context).strip()
+    subject, _sep, body = text.partition("\n")
+    return Message(subject.strip(), body.strip() + "\n", render_to_string(f"companies/email/{template}.html", context))
+
+
+def create(*, company: Company, kind: str, key: str, message: Message, **links) -> bool:
+    """Create the notification for *key* unless it exists; False if it did or there is no channel."""
+    channels = _channels(company)
+    if not channels:
+        return False
+    _notification, created = Notification.objects.get_or_create(
+        dedupe_key=key,
+        defaults={
+            "company": company,
+            "kind": kind,
+            "subject": message.subject[:300],
+            "message": message.text,
+            "channels": channels,
+            "metadata": {"html": message.html},
+            **links,
+        },
+    )
+    return created
+
+
+def deliver(notification: Notification, *, now: datetime | None = None) -> bool:
+    """Send the channels not yet sent; False if another sender holds it or nothing was due."""
+    now = now or timezone.now()
+    claimed = (
+        Notification.objects.filter(pk=notification.pk, attempts__lt=MAX_ATTEMPTS)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + LEASE, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return False
+    notification.refresh_from_db()
+    company = notification.company
+    fields = ["claimed_until"]
+    for channel in notification.pending_channels():
+        try:
+            if channel == Notification.Channel.EMAIL:
+                email = EmailMultiAlternatives(notification.subject, notification.message, to=recipients(company))
+                if notification.metadata.get("html"):
+                    email.attach_alternative(notification.metadata["html"], "text/html")
+                email.send()
+            else:
+                send_telegram(company.telegram_chat_id, f"{notification.subject}\n\n{notification.message}")
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            logger.warning("notification %s: %s failed: %s", notification.pk, channel, error)
+            setattr(notification, f"{channel}_error", error)
+            fields.append(f"{channel}_error")
+        else:
+            setattr(notification, f"{channel}_sent", True)
+            setattr(notification, f"{channel}_sent_at", timezone.now())
+            setattr(notification, f"{channel}_error", "")
+            fields += [f"{channel}_sent", f"{channel}_sent_at", f"{channel}_error"]
+    notification.claimed_until = None
+    notification.is_complete = not notification.pending_channels()
+    notification.save(update_fields=[*fields, "is_complete"])
+    return True
+
+
+def deliver_pending(*, now: datetime | None = None) -> int:
+    """Retry every notification with an unsent channel; returns how many were attempted."""
+    done = 0
+    for notification in Notification.objects.filter(is_complete=False, attempts__lt=MAX_ATTEMPTS).select_related(
+        "company"
+    ):
+        if deliver(notification, now=now):
+            done += 1
+    return done
+
+
+def _in_company_language(company: Company):
+    return translation.override(company.language)
+
+
+def queue_expiry_reminders(*, now: datetime | None = None) -> int:
+    """Create the reminders due now (projects and subscriptions expiring soon)."""
+    now = now or timezone.now()
+    created = 0
+    projects = (
+        Project.objects.filter(status=Project.Status.ACTIVE, auto_renew=False, expires_at__gt=now)
+        .select_related("company")
+        .filter(company__is_active=True)
+    )
+    for project in projects:
+        if project.expires_at > now + timedelta(days=project.notify_days_before_expiry):
+            continue
+        with _in_company_language(project.company):
+            message = _render(
+                "project_expiring",
+                {"project": project, "company": project.company, "days": (project.expires_at - now).days},
+            )
+        key = f"project_expiring:{project.pk}:{project.expires_at:%Y%m%dT%H%M%S}"
+        if create(
+            company=project.company, kind=Notification.Kind.PROJECT_EXPIRING, key=key, message=message, project=project
+        ):
+            Project.objects.filter(pk=project.pk).update(last_notification_sent_at=now)
+            created += 1
+    companies = Company.objects.filter(is_active=True, subscription_auto_renew=False, subscription_expires_at__gt=now)
+    for company in companies:
+        if company.subscription_expires_at > now + timedelta(days=company.notify_days_before_expiry):
+            continue
+        with _in_company_language(company):
+            message = _render(
+                "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
+            )
+        key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
+        if create(company=company, kind=Notification.Kind.SUBSCRIPTION_EXPIRING, key=key, message=message):
+            created += 1
+    return created
+
+
+def send_reminders(*, now: datetime | None = None) -> dict:
+    return {"created": queue_expiry_reminders(now=now), "delivered": deliver_pending(now=now)}
+
+
+def _previous_month(now: datetime, tz: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+    local = now.astimezone(tz)
+    end = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+def queue_monthly_reports(*, now: datetime | None = None) -> int:
+    """Last month's "your photos were viewed N times" report, once per company and month."""
+    from viewer.models import ViewSession
+
+    now = now or timezone.now()
+    created = 0
+    companies = (
+        Company.objects.filter(is_active=True, monthly_report_opt_out=False)
+        .annotate(photo_count=Count("portraits"))
+        .filter(photo_count__gt=0)
+    )
+    for company in companies:
+        start, end = _previous_month(now, zoneinfo.ZoneInfo(company.timezone))
+        sessions = ViewSession.objects.filter(company=company, created_at__gte=start, created_at__lt=end)
+        top = list(
+            sessions.values("portrait__title", "portrait__unique_id").annotate(views=Count("pk")).order_by("-views")[:5]
+        )
+        with _in_company_language(company):
+            message = _render(
+                "monthly_report",
+                {"company": company, "month": start, "views": sessions.count(), "top": top},
+            )
+        key = f"monthly_report:{company.pk}:{start:%Y-%m}"
+        if create(company=company, kind=Notification.Kind.MONTHLY_REPORT, key=key, message=message):
+            created += 1
+    return created
+
+
+def send_monthly_reports(*, now: datetime | None = None) -> dict:
+    return {"created": queue_monthly_reports(now=now), "delivered": deliver_pending(now=now)}
+
+
+@transaction.atomic
+def renew_and_expire(*, now: datetime | None = None) -> dict:
+    """Auto-renew what should renew (by the company's subscription period); expire the rest."""
+    now = now or timezone.now()
+    counts = {"projects_renewed": 0, "projects_expired": 0, "subscriptions_renewed": 0}
+    due = Project.objects.select_for_update().filter(status=Project.Status.ACTIVE, expires_at__lte=now)
+    for project in due.select_related("company"):
+        if project.auto_renew:
+            # Renew from the old expiry, period after period, so the cycle's dates stay put.
+            while project.expires_at <= now:
+                project.expires_at = add_months(project.expires_at, project.company.subscription_period_months)
+            project.save(update_fields=["expires_at", "updated_at"])
+            counts["projects_renewed"] += 1
+        else:
+            project.status = Project.Status.EXPIRED
+            project.save(update_fields=["status", "updated_at"])
+            counts["projects_expired"] += 1
+    for company in Company.objects.select_for_update().filter(
+        subscription_auto_renew=True, subscription_expires_at__lte=now
+    ):
+        while company.subscription_expires_at <= now:
+            company.subscription_expires_at = add_months(
+                company.subscription_expires_at, company.subscription_period_months
+            )
+        company.save(update_fields=["subscription_expires_at", "updated_at"])
+        counts["subscriptions_renewed"] += 1
+    return counts

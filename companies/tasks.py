@@ -1,0 +1,15 @@
+"""django-q2 entry points for company messages: call a service, nothing else."""
+
+from companies import notifications
+
+
+def send_reminders() -> dict:
+    return notifications.send_reminders()
+
+
+def send_monthly_reports() -> dict:
+    return notifications.send_monthly_reports()
+
+
+def renew_subscriptions() -> dict:
+    return notifications.renew_and_expire()
