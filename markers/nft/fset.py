@@ -104,7 +104,7 @@ def _gradient_candidates(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g = grad[1:-1, 1:-1]
     peak = (g > grad[1:-1, :-2]) & (g > grad[1:-1, 2:])
     peak &= (g > grad[:-2, 1:-1]) & (g > grad[2:, 1:-1])
-    level = (g * f32(1000)).astype(np.int64)
+    level = (g * f32(1000)).astype(np.int32)
     # Walk the 1000-bin histogram of peak strengths from the top until 2% of the image is covered.
     hist = np.bincount(np.clip(level[peak], 0, 999), minlength=1000)
     threshold = -1
@@ -122,45 +122,57 @@ def _gradient_candidates(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # Rigorous bounds on the reference's float32 NCC.
 
 
-def _spacing(values: np.ndarray) -> np.ndarray:
-    """float32 ulp of |values| rounded up, as float64 (an upper bound for nearby values)."""
-    mags = np.abs(values).astype(np.float64) * (1 + 2.0**-20) + 1e-30
-    return np.spacing(mags.astype(f32)).astype(np.float64)
+def _ulp(values: np.ndarray) -> np.ndarray:
+    """An upper bound of the float32 ulp at |values| (2^-23 relative, never less than an ulp)."""
+    return np.abs(values) * 2.0**-23 + 1e-37
+
+
+@dataclass
+class _WindowFacts:
+    """What a window's statistics imply for the variance term of `get_similarity`."""
+
+    surely: np.ndarray  # the reference's `sxx - sx*sx/2025` is certainly positive
+    maybe: np.ndarray  # it may be positive
+    den_lo: np.ndarray  # bounds of the reference's sqrt of it
+    den_hi: np.ndarray
+    norm: np.ndarray  # sqrt(sum of squares), bounding sum |t p| with the template norm
 
 
 class _Windows:
-    """Exact statistics of every 45x45 window, and what they imply for the reference's float32.
-
-    Indexed by window centre. For the variance term `sxx - sx*sx/2025` of `get_similarity` it
-    keeps the exact value and a bound on the reference's rounding, so NCC bounds need only the
-    cross term per pair.
-    """
+    """Exact sum and sum of squares of every 45x45 window, indexed by its centre."""
 
     def __init__(self, img: np.ndarray) -> None:
         h, w = img.shape
         self.h, self.w = h, w
         fimg = img.astype(f32)
-        sums = self._boxes(cv2.integral(fimg, sdepth=cv2.CV_64F))
-        squares = self._boxes(cv2.integral(fimg * fimg, sdepth=cv2.CV_64F))
-        self.sums, self.squares = sums, squares
-        self.var_sum = squares - sums * sums / AREA
-        # Squares are integers, summed exactly while below 2^24; after that each of the 2025 steps
-        # rounds by at most half an ulp.
-        sxx_err = np.where(squares <= 2.0**24, 0.0, AREA * _spacing(squares + 8 * AREA) / 2)
-        ss = sums * sums
-        q_err = _spacing(ss) / (2 * AREA) + _spacing(ss / AREA) / 2
-        err = sxx_err + q_err
-        err = err + _spacing(np.abs(self.var_sum) + err) / 2
-        v2_lo = self.var_sum - err
-        self.surely = v2_lo > 0  # the reference's variance is certainly positive
-        self.maybe = self.var_sum + err > 0  # it may be positive
-        self.den_lo = np.sqrt(np.where(self.surely, v2_lo, 1.0)) * (1 - 2 * _U)
-        self.den_hi = np.sqrt(np.where(self.surely, self.var_sum + err, 1.0)) * (1 + 2 * _U)
-        self.norm = np.sqrt(squares)
+        # Both fit int32 (at most 2025 * 255^2), which halves the memory of float64.
+        self.sums = self._boxes(cv2.integral(fimg, sdepth=cv2.CV_64F)).astype(np.int32)
+        self.squares = self._boxes(cv2.integral(fimg * fimg, sdepth=cv2.CV_64F)).astype(np.int32)
 
     @staticmethod
     def _boxes(ii: np.ndarray) -> np.ndarray:
         return ii[SIZE:, SIZE:] - ii[:-SIZE, SIZE:] - ii[SIZE:, :-SIZE] + ii[:-SIZE, :-SIZE]
+
+    def facts(self, yy: np.ndarray, xx: np.ndarray) -> _WindowFacts:
+        sums = self.sums[yy, xx].astype(np.float64)
+        squares = self.squares[yy, xx].astype(np.float64)
+        var_sum = squares - sums * sums / AREA
+        # Squares are integers, summed exactly while below 2^24; after that each of the 2025 steps
+        # rounds by at most half an ulp of a partial sum, and partials stay below the total plus
+        # the error so far.
+        sxx_err = np.where(squares <= 2.0**24, 0.0, AREA * _ulp(squares + 8 * AREA) / 2)
+        ss = sums * sums
+        err = sxx_err + _ulp(ss) / (2 * AREA) + _ulp(ss / AREA) / 2
+        err = err + _ulp(np.abs(var_sum) + err) / 2
+        v2_lo, v2_hi = var_sum - err, var_sum + err
+        surely = v2_lo > 0
+        return _WindowFacts(
+            surely=surely,
+            maybe=v2_hi > 0,
+            den_lo=np.sqrt(np.where(surely, v2_lo, 1.0)) * (1 - 2 * _U),
+            den_hi=np.sqrt(np.where(surely, v2_hi, 1.0)) * (1 + 2 * _U),
+            norm=np.sqrt(squares),
+        )
 
     def inside(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         return (y >= HALF) & (y < self.h - HALF) & (x >= HALF) & (x < self.w - HALF)
@@ -187,7 +199,7 @@ class _Candidates:
     @classmethod
     def at(cls, win: _Windows, y: np.ndarray, x: np.ndarray) -> _Candidates:
         yy, xx = win.index(y, x)
-        s, sq = win.sums[yy, xx], win.squares[yy, xx]
+        s, sq = win.sums[yy, xx].astype(np.float64), win.squares[yy, xx].astype(np.float64)
         ave = (s.astype(f32) / f32(AREA)).astype(np.float64)
         # Sum of (p - ave)^2 with the reference's rounded mean, exact up to float64 rounding.
         real = np.maximum(sq - 2 * ave * s + AREA * ave * ave, 0.0)
@@ -244,14 +256,14 @@ def _ncc_bounds(
     far that estimate may be off; `vlen_lo/hi` bound the candidate's template norm.
     """
     inside = win.inside(qy, qx)
-    yy, xx = win.index(qy, qx)
-    surely = inside & win.surely[yy, xx]
-    maybe = inside & win.maybe[yy, xx]
+    facts = win.facts(*win.index(qy, qx))
+    surely = inside & facts.surely
+    maybe = inside & facts.maybe
     # Products and the sequential float32 sum: <= (n+2) u sum|t p| <= (n+2) u |t| |p|.
-    num_err = sxy_err + (AREA + 2) * _U * 1.001 * win.norm[yy, xx] * vlen_hi
+    num_err = sxy_err + (AREA + 2) * _U * 1.001 * facts.norm * vlen_hi
     num_lo, num_hi = sxy - num_err, sxy + num_err
-    den_lo = vlen_lo * win.den_lo[yy, xx]
-    den_hi = vlen_hi * win.den_hi[yy, xx]
+    den_lo = vlen_lo * facts.den_lo
+    den_hi = vlen_hi * facts.den_hi
     lo = np.minimum(num_lo / den_lo, num_lo / den_hi)
     hi = np.maximum(num_hi / den_lo, num_hi / den_hi)
     lo = lo - np.abs(lo) * 2 * _U - 1e-12
@@ -458,7 +470,8 @@ class _Search:
         qy = y + _RING[:, 0]
         qx = x + _RING[:, 1]
         yy, xx = self.win.index(qy, qx)
-        s, sq = self.win.sums[yy, xx], self.win.squares[yy, xx]
+        s = self.win.sums[yy, xx].astype(np.float64)
+        sq = self.win.squares[yy, xx].astype(np.float64)
         # Observed error is within 1 ulp of |t| |p - centre|; allow 64.
         wnorm = np.sqrt(np.maximum(sq - 2 * centre * s + AREA * centre * centre, 0.0))
         err = 64 * _U * wnorm * cands.vlen_hi[k] + 1e-6

@@ -113,11 +113,9 @@ def downsample(src: np.ndarray, src_dpi: np.float32, dst_dpi: np.float32) -> np.
     sx, ex = _box_bounds(out_w, src_dpi, dst_dpi, width)
     if np.any(ey < sy) or np.any(ex < sx):
         raise ValueError("the box filter only shrinks images")
-    values = src.astype(np.int64)
-    channels = 1
-    if values.ndim == 3:
-        channels = src.shape[2]
-        values = values.sum(axis=2)
+    # Box sums stay below 2^31: a box spans at most (shortest side / 28)^2 pixels of <= 3 * 255.
+    channels = 1 if src.ndim == 2 else src.shape[2]
+    values = src.astype(np.int32) if src.ndim == 2 else src.sum(axis=2, dtype=np.int32)
     # Boxes tile the source without gaps, so reduceat over the used part gives every box sum.
     values = values[: ey[-1] + 1, : ex[-1] + 1]
     sums = np.add.reduceat(np.add.reduceat(values, sy, axis=0), sx, axis=1)
