@@ -236,6 +236,11 @@ class _Bounds:
     def rows(self, sel: np.ndarray) -> _Bounds:
         return _Bounds(self.lo[sel], self.hi[sel], self.surely_used[sel], self.maybe_used[sel])
 
+    def columns(self, sel: slice) -> _Bounds:
+        return _Bounds(
+            self.lo[:, sel], self.hi[:, sel], self.surely_used[:, sel], self.maybe_used[:, sel]
+        )
+
     def lowest_max(self) -> np.ndarray:
         """Lower bound of the max over used pairs (per row), from pairs certainly used."""
         return np.where(self.surely_used, self.lo, -np.inf).max(axis=-1)
@@ -287,13 +292,19 @@ def _lagged_bounds(
     cy, cx = cands.y, cands.x
     sxy = np.zeros((len(cy), len(offsets)))
     column = {o: k for k, o in enumerate(offsets)}
-    for dy, dx in {max(o, (-o[0], -o[1])) for o in offsets}:
-        product = np.zeros((h, w), f32)
+    # Boxes of usable pairs only cover pixels where both factors exist; the rest of the buffer
+    # keeps finite leftovers from earlier lags, which only boxes of skipped pairs see.
+    product = np.zeros((h, w), f32)
+    for dy, dx in sorted({max(o, (-o[0], -o[1])) for o in offsets}):
         y0, y1 = max(0, -dy), min(h, h - dy)
         x0, x1 = max(0, -dx), min(w, w - dx)
         if y1 > y0 and x1 > x0:
             # Products of bytes are exact in float32 and their integral is exact in float64.
-            product[y0:y1, x0:x1] = fimg[y0:y1, x0:x1] * fimg[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+            np.multiply(
+                fimg[y0:y1, x0:x1],
+                fimg[y0 + dy : y1 + dy, x0 + dx : x1 + dx],
+                out=product[y0:y1, x0:x1],
+            )
         ii = cv2.integral(product, sdepth=cv2.CV_64F)
         for sign in (1, -1):
             if (sign * dy, sign * dx) not in column:
@@ -411,8 +422,9 @@ class _Search:
             _, vlen1, _ = self.exact.templates(cands.y[unsure], cands.x[unsure])
             ok[unsure] = (vlen1 != 0) & ~(vlen1 / f32(AREA) < MAP_SD_THRESH * MAP_SD_THRESH)
         cands = cands.subset(ok)
-        inner = _lagged_bounds(self.img, self.win, cands, INNER)
-        floor = _lagged_bounds(self.img, self.win, cands, NEAR_RING).lowest_max()
+        both = _lagged_bounds(self.img, self.win, cands, INNER + NEAR_RING)
+        inner = both.columns(slice(0, len(INNER)))
+        floor = both.columns(slice(len(INNER), None)).lowest_max()
         live = ~((floor >= float(MAX_SIM)) | _surely_rejected(cands, inner, floor))
         self.cands = cands.subset(live)
         self.inner = inner.rows(live)

@@ -98,29 +98,42 @@ def _box_bounds(count: int, src_dpi: np.float32, dst_dpi: np.float32, limit: int
     return edges[:-1], np.minimum(edges[1:] - 1, limit - 1)
 
 
-def downsample(src: np.ndarray, src_dpi: np.float32, dst_dpi: np.float32) -> np.ndarray:
-    """`ar2GenImageLayer1/2`: integer mean of source boxes with `lroundf` bounds.
+class _BoxFilter:
+    """`ar2GenImageLayer1/2`: integer means of source boxes with `lroundf` bounds.
 
     An RGB source is turned grey inside the same box sum ((R+G+B) of all box pixels divided by
     three times the pixel count), which is why the grey conversion cannot be done beforehand.
+    One integral image serves every level made from the same source.
     """
-    height, width = src.shape[:2]
-    out_w = int(_lroundf(np.array([f32(f32(width) * dst_dpi) / src_dpi]))[0])
-    out_h = int(_lroundf(np.array([f32(f32(height) * dst_dpi) / src_dpi]))[0])
-    if out_w < 1 or out_h < 1:
-        raise ValueError("pyramid level would be empty")
-    sy, ey = _box_bounds(out_h, src_dpi, dst_dpi, height)
-    sx, ex = _box_bounds(out_w, src_dpi, dst_dpi, width)
-    if np.any(ey < sy) or np.any(ex < sx):
-        raise ValueError("the box filter only shrinks images")
-    # Box sums stay below 2^31: a box spans at most (shortest side / 28)^2 pixels of <= 3 * 255.
-    channels = 1 if src.ndim == 2 else src.shape[2]
-    values = src.astype(np.int32) if src.ndim == 2 else src.sum(axis=2, dtype=np.int32)
-    # Boxes tile the source without gaps, so reduceat over the used part gives every box sum.
-    values = values[: ey[-1] + 1, : ex[-1] + 1]
-    sums = np.add.reduceat(np.add.reduceat(values, sy, axis=0), sx, axis=1)
-    counts = np.outer(ey - sy + 1, ex - sx + 1) * channels
-    return (sums // counts).astype(np.uint8)
+
+    def __init__(self, src: np.ndarray) -> None:
+        self.height, self.width = src.shape[:2]
+        self.channels = 1 if src.ndim == 2 else src.shape[2]
+        values = src if src.ndim == 2 else src.sum(axis=2, dtype=np.int32)
+        self.integral = np.zeros((self.height + 1, self.width + 1), np.int64)
+        np.cumsum(np.cumsum(values, axis=0, dtype=np.int64), axis=1, out=self.integral[1:, 1:])
+
+    def shrink(self, src_dpi: np.float32, dst_dpi: np.float32) -> np.ndarray:
+        ratio = np.array([f32(self.width) * dst_dpi, f32(self.height) * dst_dpi], f32) / src_dpi
+        out_w, out_h = (int(v) for v in _lroundf(ratio))
+        if out_w < 1 or out_h < 1:
+            raise ValueError("pyramid level would be empty")
+        sy, ey = _box_bounds(out_h, src_dpi, dst_dpi, self.height)
+        sx, ex = _box_bounds(out_w, src_dpi, dst_dpi, self.width)
+        if np.any(ey < sy) or np.any(ex < sx):
+            raise ValueError("the box filter only shrinks images")
+        ii = self.integral
+        sums = (
+            ii[np.ix_(ey + 1, ex + 1)] - ii[np.ix_(sy, ex + 1)]
+            - ii[np.ix_(ey + 1, sx)] + ii[np.ix_(sy, sx)]
+        )
+        counts = np.outer(ey - sy + 1, ex - sx + 1) * self.channels
+        return (sums // counts).astype(np.uint8)
+
+
+def downsample(src: np.ndarray, src_dpi: np.float32, dst_dpi: np.float32) -> np.ndarray:
+    """One level of `ar2GenImageLayer1/2` (see `_BoxFilter`)."""
+    return _BoxFilter(src).shrink(src_dpi, dst_dpi)
 
 
 def build_pyramid(image: np.ndarray, dpi: float) -> list[ImageScale]:
@@ -128,8 +141,9 @@ def build_pyramid(image: np.ndarray, dpi: float) -> list[ImageScale]:
     height, width = image.shape[:2]
     levels = dpi_levels(width, height, dpi)
     base = downsample(image, f32(dpi), levels[0])
+    box = _BoxFilter(base)
     scales = [ImageScale(base, levels[0])]
-    scales += [ImageScale(downsample(base, levels[0], level), level) for level in levels[1:]]
+    scales += [ImageScale(box.shrink(levels[0], level), level) for level in levels[1:]]
     return scales
 
 
