@@ -91,16 +91,24 @@ def _gradient_candidates(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = img.shape
     if h < 3 or w < 3:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    i = img.astype(np.int32)
+    # Sums of six signed bytes fit int16, which keeps big photos light.
+    i = img.astype(np.int16)
 
     def at(dy: int, dx: int) -> np.ndarray:
         return i[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx]
 
     scale = f32(3.0 * 256)
-    dx = (at(-1, 1) - at(-1, -1) + at(0, 1) - at(0, -1) + at(1, 1) - at(1, -1)).astype(f32) / scale
-    dy = (at(1, 1) - at(-1, 1) + at(1, 0) - at(-1, 0) + at(1, -1) - at(-1, -1)).astype(f32) / scale
+    dx = (at(-1, 1) - at(-1, -1) + at(0, 1) - at(0, -1) + at(1, 1) - at(1, -1)).astype(f32)
+    dy = (at(1, 1) - at(-1, 1) + at(1, 0) - at(-1, 0) + at(1, -1) - at(-1, -1)).astype(f32)
+    # sqrt((dx*dx + dy*dy) / 2) with dx, dy already divided by 768, in place.
+    dx /= scale
+    dy /= scale
+    np.square(dx, out=dx)
+    np.square(dy, out=dy)
+    dx += dy
+    dx /= f32(2)
     grad = np.full((h, w), -1.0, f32)
-    grad[1:-1, 1:-1] = np.sqrt((dx * dx + dy * dy) / f32(2))
+    np.sqrt(dx, out=grad[1:-1, 1:-1])
     g = grad[1:-1, 1:-1]
     peak = (g > grad[1:-1, :-2]) & (g > grad[1:-1, 2:])
     peak &= (g > grad[:-2, 1:-1]) & (g > grad[2:, 1:-1])
@@ -146,12 +154,16 @@ class _Windows:
         self.h, self.w = h, w
         fimg = img.astype(f32)
         # Both fit int32 (at most 2025 * 255^2), which halves the memory of float64.
-        self.sums = self._boxes(cv2.integral(fimg, sdepth=cv2.CV_64F)).astype(np.int32)
-        self.squares = self._boxes(cv2.integral(fimg * fimg, sdepth=cv2.CV_64F)).astype(np.int32)
+        self.sums = self._boxes(cv2.integral(fimg, sdepth=cv2.CV_64F))
+        np.square(fimg, out=fimg)
+        self.squares = self._boxes(cv2.integral(fimg, sdepth=cv2.CV_64F))
 
     @staticmethod
     def _boxes(ii: np.ndarray) -> np.ndarray:
-        return ii[SIZE:, SIZE:] - ii[:-SIZE, SIZE:] - ii[SIZE:, :-SIZE] + ii[:-SIZE, :-SIZE]
+        box = ii[SIZE:, SIZE:] - ii[:-SIZE, SIZE:]
+        box -= ii[SIZE:, :-SIZE]
+        box += ii[:-SIZE, :-SIZE]
+        return box.astype(np.int32)
 
     def facts(self, yy: np.ndarray, xx: np.ndarray) -> _WindowFacts:
         sums = self.sums[yy, xx].astype(np.float64)
@@ -279,6 +291,9 @@ def _ncc_bounds(
     return _Bounds(lo=lo, hi=hi, surely_used=surely, maybe_used=maybe)
 
 
+_CHUNK = 4096  # candidates bounded at a time
+
+
 def _lagged_bounds(
     img: np.ndarray, win: _Windows, cands: _Candidates, offsets: tuple[tuple[int, int], ...]
 ) -> _Bounds:
@@ -320,12 +335,19 @@ def _lagged_bounds(
             yy, xx = win.index(cy + sign * dy, cx + sign * dx)
             sxy[:, column[(sign * dy, sign * dx)]] = box - cands.ave * win.sums[yy, xx]
     off = np.array(offsets)
-    qy = cy[:, None] + off[None, :, 0]
-    qx = cx[:, None] + off[None, :, 1]
-    err = np.abs(sxy) * 1e-15 + 1e-6
-    return _ncc_bounds(
-        win, cands.vlen_lo[:, None], cands.vlen_hi[:, None], qy, qx, sxy, err
-    )
+    parts = []
+    # Bounding makes a score of temporaries per pair; chunks keep them small on big photos.
+    for start in range(0, max(len(cy), 1), _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        qy = cy[rows, None] + off[None, :, 0]
+        qx = cx[rows, None] + off[None, :, 1]
+        # Integral-image sums of float32-exact integers are exact in float64; only subtracting
+        # ave * S rounds, far below the float32 bounds.
+        err = np.abs(sxy[rows]) * 1e-15 + 1e-6
+        vlen_lo, vlen_hi = cands.vlen_lo[rows, None], cands.vlen_hi[rows, None]
+        parts.append(_ncc_bounds(win, vlen_lo, vlen_hi, qy, qx, sxy[rows], err))
+    fields = _Bounds.__dataclass_fields__
+    return _Bounds(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 _RING = np.array(RING)

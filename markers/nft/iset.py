@@ -103,15 +103,23 @@ class _BoxFilter:
 
     An RGB source is turned grey inside the same box sum ((R+G+B) of all box pixels divided by
     three times the pixel count), which is why the grey conversion cannot be done beforehand.
-    One integral image serves every level made from the same source.
+    Column prefix sums of the source serve every level made from it; each level then sums
+    rows of boxes with one subtraction and columns with a second prefix sum.
     """
 
     def __init__(self, src: np.ndarray) -> None:
         self.height, self.width = src.shape[:2]
         self.channels = 1 if src.ndim == 2 else src.shape[2]
-        values = src if src.ndim == 2 else src.sum(axis=2, dtype=np.int32)
-        self.integral = np.zeros((self.height + 1, self.width + 1), np.int64)
-        np.cumsum(np.cumsum(values, axis=0, dtype=np.int64), axis=1, out=self.integral[1:, 1:])
+        self.values = src if src.ndim == 2 else src.sum(axis=2, dtype=np.int32)
+        self._columns: np.ndarray | None = None
+
+    @property
+    def columns(self) -> np.ndarray:
+        if self._columns is None:
+            # A column holds at most 40k pixels of <= 765: int32 is enough.
+            self._columns = np.zeros((self.height + 1, self.width), np.int32)
+            np.cumsum(self.values, axis=0, dtype=np.int32, out=self._columns[1:])
+        return self._columns
 
     def shrink(self, src_dpi: np.float32, dst_dpi: np.float32) -> np.ndarray:
         ratio = np.array([f32(self.width) * dst_dpi, f32(self.height) * dst_dpi], f32) / src_dpi
@@ -122,13 +130,18 @@ class _BoxFilter:
         sx, ex = _box_bounds(out_w, src_dpi, dst_dpi, self.width)
         if np.any(ey < sy) or np.any(ex < sx):
             raise ValueError("the box filter only shrinks images")
-        ii = self.integral
-        sums = (
-            ii[np.ix_(ey + 1, ex + 1)] - ii[np.ix_(sy, ex + 1)]
-            - ii[np.ix_(ey + 1, sx)] + ii[np.ix_(sy, sx)]
-        )
-        counts = np.outer(ey - sy + 1, ex - sx + 1) * self.channels
-        return (sums // counts).astype(np.uint8)
+        if np.array_equal(sy, ey) and np.array_equal(sx, ex):
+            # One source pixel per box (same DPI): no sums needed.
+            return (self.values[np.ix_(sy, sx)] // self.channels).astype(np.uint8)
+        rows = self.columns[ey + 1] - self.columns[sy]
+        # Row-band prefix sums reach (box height) * width * 765; int64 only when that needs it.
+        peak = int((ey - sy + 1).max()) * self.width * 255 * self.channels
+        wide = np.int32 if peak < 2**31 else np.int64
+        prefix = np.zeros((out_h, self.width + 1), wide)
+        np.cumsum(rows, axis=1, dtype=wide, out=prefix[:, 1:])
+        sums = prefix[:, ex + 1] - prefix[:, sx]
+        sums //= (ey - sy + 1)[:, None] * (ex - sx + 1)[None, :] * self.channels
+        return sums.astype(np.uint8)
 
 
 def downsample(src: np.ndarray, src_dpi: np.float32, dst_dpi: np.float32) -> np.ndarray:
