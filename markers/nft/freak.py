@@ -191,7 +191,8 @@ def _extrema(dogs: list[np.ndarray]) -> _Points:
     With two DoG images per octave, image i's neighbours are either (same size, half size) or
     (double size, same size); the other-size neighbours are read by bilinear interpolation.
     """
-    found = []
+    empty = np.zeros(0, f32)
+    found = [_Points(np.zeros(0, int), np.zeros(0, int), empty, empty, empty, empty)]
     for i in range(1, len(dogs) - 1):
         octave, scale = divmod(i, 2)
         im0, im1, im2 = dogs[i - 1], dogs[i], dogs[i + 1]
@@ -202,8 +203,6 @@ def _extrema(dogs: list[np.ndarray]) -> _Points:
         else:  # previous image is double size
             r0, r1 = 1, h - 1
             c0, c1 = 1, w - 1
-        if r1 <= r0 or c1 <= c0:
-            continue
         v = im1[r0:r1, c0:c1]
         hi8 = cv2.dilate(im1, _RING8)[r0:r1, c0:c1]
         lo8 = cv2.erode(im1, _RING8)[r0:r1, c0:c1]
@@ -245,9 +244,6 @@ def _extrema(dogs: list[np.ndarray]) -> _Points:
                 sigma=(_pow_k(np.full(len(rows), f32(scale))) * f32(1 << octave)).astype(f32),
             )
         )
-    if not found:
-        empty = np.zeros(0, f32)
-        return _Points(np.zeros(0, int), np.zeros(0, int), empty, empty, empty, empty)
     fields = _Points.__dataclass_fields__
     return _Points(*(np.concatenate([getattr(p, f) for p in found]) for f in fields))
 
@@ -627,8 +623,6 @@ def _describe(
 ) -> np.ndarray:
     n = len(x)
     out = np.zeros((n, DESCRIPTOR_BYTES), np.uint8)
-    if n == 0:
-        return out
     scale = np.maximum(sigma * FREAK_EXPANSION, f32(1))
     c = scale * _cos(angle)
     s = scale * _sin(angle)

@@ -10,12 +10,13 @@ makes the reference slow, so this module:
 1. gets the exact integer sums (window sums, sums of squares, lagged products) from integral
    images or `cv2.matchTemplate`, turns them into NCC values with a *rigorous* bound on how far
    the reference's float32 result can be from them, and settles most decisions that way;
-2. replays the reference's float32 arithmetic bit for bit (`_ExactNcc`) only for the few
-   candidate/offset pairs whose decision the bounds leave open, and for the values it writes.
+2. walks the candidates best-first on certified lower bounds of their values (`_Search`), so only
+   candidates still uncovered when their turn comes need their value at all;
+3. replays the reference's float32 arithmetic bit for bit (`_Exact`) only for the pairs a
+   decision hinges on, and for the values it writes.
 
-The decisions are arranged so that the bounds only ever have to answer "is this candidate
-rejected, dead, or a contender?": rejected candidates never influence the greedy selection, so
-only contenders need exact values.
+Rejected candidates never influence the greedy selection, so the bounds mostly have to answer
+"is this candidate rejected, never selected, or a contender?".
 """
 
 from __future__ import annotations
@@ -89,8 +90,6 @@ class FeatureList:
 def _gradient_candidates(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels `ar2GenFeatureMap` builds a template for, in row-major order."""
     h, w = img.shape
-    if h < 3 or w < 3:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # Sums of six signed bytes fit int16, which keeps big photos light.
     i = img.astype(np.int16)
 
@@ -100,7 +99,7 @@ def _gradient_candidates(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = f32(3.0 * 256)
     dx = (at(-1, 1) - at(-1, -1) + at(0, 1) - at(0, -1) + at(1, 1) - at(1, -1)).astype(f32)
     dy = (at(1, 1) - at(-1, 1) + at(1, 0) - at(-1, 0) + at(1, -1) - at(-1, -1)).astype(f32)
-    # sqrt((dx*dx + dy*dy) / 2) with dx, dy already divided by 768, in place.
+    # dx, dy /= 768, then sqrt((dx*dx + dy*dy) / 2): the reference's float32 steps, in place.
     dx /= scale
     dy /= scale
     np.square(dx, out=dx)
