@@ -122,6 +122,9 @@ def _check_points(points: np.ndarray, images: np.ndarray) -> None:
         raise NftFormatError(".fset3 point has an invalid angle or scale")
     if np.any((points["maxima"] != 0) & (points["maxima"] != 1)):
         raise NftFormatError(".fset3 point has an invalid maxima flag")
-    bits = np.unpackbits(points["desc"], axis=1, bitorder="little")
-    if np.any(bits[:, _DESCRIPTOR_USED_BITS:]):
+    # Bits 666..671 are the top six bits of byte 83 (LSB-first); bytes 84..95 are padding.
+    desc = points["desc"]
+    last = _DESCRIPTOR_USED_BITS // 8
+    unused_mask = 0xFF & ~((1 << (_DESCRIPTOR_USED_BITS % 8)) - 1)
+    if np.any(desc[:, last] & unused_mask) or np.any(desc[:, last + 1 :]):
         raise NftFormatError(".fset3 descriptor has bits set past bit 666")

@@ -240,3 +240,19 @@ def test_random_corruption_only_ever_raises_nft_format_error(coffee, index, edit
         data[int(where * len(data))] = value
     with contextlib.suppress(NftFormatError):
         read_nft(*_replace(coffee, index, bytes(data)))
+
+
+@pytest.mark.parametrize(("byte", "value"), [(83, 0b100), (83, 0x80), (84, 1), (95, 0xFF)])
+def test_rejects_each_unused_descriptor_bit(coffee, byte, value):
+    iset, fset, fset3 = coffee
+    points = np.frombuffer(fset3, FSET3_POINT, count=2844, offset=4).copy()
+    points["desc"][5, byte] |= value
+    with pytest.raises(NftFormatError, match="666"):
+        read_nft(iset, fset, fset3[:4] + points.tobytes() + fset3[4 + points.nbytes :])
+
+
+def test_accepts_the_two_used_bits_of_byte_83(coffee):
+    iset, fset, fset3 = coffee
+    points = np.frombuffer(fset3, FSET3_POINT, count=2844, offset=4).copy()
+    points["desc"][5, 83] = 0b11
+    read_nft(iset, fset, fset3[:4] + points.tobytes() + fset3[4 + points.nbytes :])
