@@ -19,8 +19,8 @@ GENERATOR_VERSION = "arv-nft-1"
 # millimetre scale of the marker, and 72 is what the reference fixtures (and most cameras) use.
 DEFAULT_DPI = 72.0
 
-# Refuse absurd inputs rather than exhaust a worker: the pyramid and DoG stacks take ~40 bytes
-# per source pixel.
+# Refuse absurd inputs rather than exhaust a worker: generation peaks near 60 bytes per pixel
+# (a 6 MP photo needs about 400 MB).
 MAX_PIXELS = 40_000_000
 
 Fset3Engine = Literal["arv", "reference"]
@@ -115,9 +115,9 @@ def generate_nft(
     if fset3_engine == "reference":
         ref = reference.reference_fset3(image, dpi32, sizes)
     else:
-        points = [fset3.level_points(s.pixels, s.dpi, i) for i, s in enumerate(scales)]
+        keypoints = [fset3.level_points(s.pixels, s.dpi, i) for i, s in enumerate(scales)]
         images = np.array([(w, h, i) for i, (w, h) in enumerate(sizes)], dtype=fset3.IMAGE_DTYPE)
-        ref = fset3.RefData(points=np.concatenate(points), images=images)
+        ref = fset3.RefData(points=np.concatenate(keypoints), images=images)
 
     per_level = np.bincount(ref.points["image"], minlength=len(scales))
     summary = tuple(
