@@ -4,7 +4,9 @@ The official compiler runs its image kernels in JavaScript doubles and stores ev
 as float32 (``Math.fround``). Each function here performs the *same* double-precision operations
 in the *same* order and rounds to float32 at the same points, so the results are identical bit for
 bit. That is why the filters are written as explicit slice arithmetic instead of ``cv2`` calls:
-OpenCV is free to reorder sums or fuse multiply-adds, which changes the last bits.
+OpenCV is free to reorder sums or fuse multiply-adds, which changes the last bits. Two shortcuts
+are provably exact and documented where they are taken: a lone double operation on two float32
+values rounded to float32 equals the float32 operation, and the first octave works on integers.
 """
 
 from __future__ import annotations
@@ -50,48 +52,44 @@ def tracking_scales(width: int, height: int) -> list[float]:
 
 
 class BoxResizer:
-    """``utils/images.js resize``: a box filter whose windows come from JS-rounded bounds.
+    """``utils/images.js resize`` for ``ratio <= 1``: the mean (floored) of each box, the box
+    bounds being JS-rounded multiples of ``1/ratio``.
 
-    The summed-area table of the source is built once and shared by every scale of a target.
-    ``floor(sum / count)`` in doubles equals integer floor division here because both operands
-    are exact integers far below 2^53 and the quotient is never within 2^-40 of an integer
-    unless it is one.
+    One summed-area table serves every scale of a target. It is uint32: a box sum is below
+    2^32 even for 50 MP, and unsigned wrap-around cancels in the four-corner difference.
+    ``floor(sum / count)`` in doubles equals integer floor division because both operands are
+    exact integers far below 2^53. (An upscale would leave boxes empty, which JS turns into
+    black pixels; the compiler never upscales: it refuses images under 256 px on the short
+    side.)
     """
 
     def __init__(self, grey: np.ndarray) -> None:
-        self.height, self.width = grey.shape
-        table = np.zeros((self.height + 1, self.width + 1), dtype=np.int64)
-        np.cumsum(np.cumsum(grey, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
+        self.grey = grey
+        table = np.zeros((grey.shape[0] + 1, grey.shape[1] + 1), dtype=np.uint32)
+        np.cumsum(grey, axis=0, dtype=np.uint32, out=table[1:, 1:])
+        np.cumsum(table[1:, 1:], axis=1, out=table[1:, 1:])
         self._table = table
 
     def resize(self, ratio: float) -> np.ndarray:
-        out_w = int(js_round(self.width * ratio))
-        out_h = int(js_round(self.height * ratio))
-        x_lo, x_hi = _box_bounds(out_w, ratio, self.width)
-        y_lo, y_hi = _box_bounds(out_h, ratio, self.height)
-        t = self._table
-        sums = (
-            t[np.ix_(y_hi + 1, x_hi + 1)]
-            - t[np.ix_(y_lo, x_hi + 1)]
-            - t[np.ix_(y_hi + 1, x_lo)]
-            + t[np.ix_(y_lo, x_lo)]
-        )
-        counts = np.outer(np.maximum(y_hi - y_lo + 1, 0), np.maximum(x_hi - x_lo + 1, 0))
-        # An upscale leaves some windows empty; JS stores NaN into a Uint8Array, which gives 0.
-        out = np.zeros((out_h, out_w), dtype=np.uint8)
-        filled = counts > 0
-        out[filled] = sums[filled] // counts[filled]
-        return out
+        if not 0 < ratio <= 1:
+            raise ValueError(f"BoxResizer only downscales, got ratio {ratio}")
+        if ratio == 1:
+            return self.grey
+        height, width = self.grey.shape
+        x_lo, x_count = _box_bounds(int(js_round(width * ratio)), ratio, width)
+        y_lo, y_count = _box_bounds(int(js_round(height * ratio)), ratio, height)
+        x_hi = x_lo + x_count
+        top, bottom = self._table[y_lo], self._table[y_lo + y_count]
+        sums = (bottom[:, x_hi] - bottom[:, x_lo]) - (top[:, x_hi] - top[:, x_lo])
+        return (sums // np.outer(y_count, x_count).astype(np.uint32)).astype(np.uint8)
 
 
 def _box_bounds(size: int, ratio: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """First index and length of each box along one axis."""
     index = np.arange(size, dtype=_F64)
     lo = js_round(index / ratio).astype(np.int64)
     hi = np.minimum(js_round((index + 1) / ratio).astype(np.int64) - 1, limit - 1)
-    # Empty windows (hi < lo) are zeroed by the caller; clip so that the table lookups stay valid.
-    lo = np.clip(lo, 0, limit)
-    hi = np.clip(hi, -1, limit - 1)
-    return lo, hi
+    return lo, hi - lo + 1
 
 
 def octave_count(width: int, height: int) -> int:
@@ -106,31 +104,69 @@ def octave_count(width: int, height: int) -> int:
 
 
 def binomial(image: np.ndarray) -> np.ndarray:
-    """``[1,4,6,4,1]`` horizontally (rounded to float32), then vertically and ``/256``."""
+    """``[1,4,6,4,1]`` horizontally (rounded to float32), then vertically and ``/256``.
+
+    The 5-term sums are evaluated in doubles in the official order; only the stores round.
+    """
     height, width = image.shape
     padded = np.pad(image.astype(_F64), ((0, 0), (2, 2)), mode="edge")
-    acc = padded[:, 0:width] + padded[:, 1 : width + 1] * 4.0
-    acc += padded[:, 2 : width + 2] * 6.0
-    acc += padded[:, 3 : width + 3] * 4.0
-    acc += padded[:, 4 : width + 4]
+    acc = _five_taps(padded, width, axis=1)
     padded = np.pad(acc.astype(_F32).astype(_F64), ((2, 2), (0, 0)), mode="edge")
-    acc = padded[0:height] + padded[1 : height + 1] * 4.0
-    acc += padded[2 : height + 2] * 6.0
-    acc += padded[3 : height + 3] * 4.0
-    acc += padded[4 : height + 4]
+    acc = _five_taps(padded, height, axis=0)
     acc /= 256.0
     return acc.astype(_F32)
 
 
+def _five_taps(padded: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``p[-2] + 4 p[-1] + 6 p[0] + 4 p[1] + p[2]`` along ``axis``, added left to right."""
+
+    def tap(offset: int) -> np.ndarray:
+        return padded[:, offset : offset + size] if axis == 1 else padded[offset : offset + size]
+
+    acc = tap(0) + tap(1) * 4
+    acc += tap(2) * 6
+    acc += tap(3) * 4
+    acc += tap(4)
+    return acc
+
+
+def _integer_binomial(values: np.ndarray) -> np.ndarray:
+    """``binomial`` without the division: 16 x 16 times the result, in exact integers."""
+    height, width = values.shape
+    padded = np.pad(values, ((0, 0), (2, 2)), mode="edge")
+    acc = _five_taps(padded, width, axis=1)
+    return _five_taps(np.pad(acc, ((2, 2), (0, 0)), mode="edge"), height, axis=0)
+
+
+def first_octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``G0a = binomial(image)`` and ``G0b = binomial(G0a)`` for a uint8 image, in integers.
+
+    On grey levels every intermediate value of these two filters is a multiple of 1/256
+    (G0a) or 1/65536 (G0b) whose numerator stays below 2^24 (at most 16 * 16 * 255 * 256 =
+    16,711,680), so float32 and double hold all of them exactly and no rounding ever happens:
+    integer arithmetic gives the official values bit for bit, at a fraction of the cost.
+    """
+    numerator_a = _integer_binomial(image.astype(np.int32))
+    numerator_b = _integer_binomial(numerator_a)
+    return (
+        numerator_a.astype(_F32) / _F32(256),
+        numerator_b.astype(_F32) / _F32(65536),
+    )
+
+
 def downsample(image: np.ndarray) -> np.ndarray:
-    """Mean of each 2x2 block, accumulated in float32 as ``downsampleBilinear.js`` does."""
+    """Mean of each 2x2 block, accumulated in float32 as ``downsampleBilinear.js`` does.
+
+    JS adds each quarter to a float32 accumulator: a double addition rounded to float32. For a
+    single operation on two float32 values that equals the float32 operation itself (double
+    carries more than 2 x 24 + 2 bits, so rounding twice is harmless), hence plain float32 sums.
+    """
     h, w = image.shape[0] // 2, image.shape[1] // 2
     quarter = image * _F32(0.25)
-    acc = quarter[0 : 2 * h : 2, 0 : 2 * w : 2].astype(_F64)
-    for dy, dx in ((1, 0), (0, 1), (1, 1)):
-        acc += quarter[dy : 2 * h : 2, dx : 2 * w : 2]
-        acc = acc.astype(_F32).astype(_F64)
-    return acc.astype(_F32)
+    acc = quarter[0 : 2 * h : 2, 0 : 2 * w : 2] + quarter[1 : 2 * h : 2, 0 : 2 * w : 2]
+    acc += quarter[0 : 2 * h : 2, 1 : 2 * w : 2]
+    acc += quarter[1 : 2 * h : 2, 1 : 2 * w : 2]
+    return acc
 
 
 def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -157,15 +193,14 @@ def _upsample_axis(size: int, source: int):
 def gaussian_pyramid(image: np.ndarray, octaves: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Two images per octave: ``(G_a, G_b = binomial(G_a))``; ``G_a`` of octave k>0 is the
     downsampled ``G_b`` of octave k-1, and octave 0 starts from ``binomial(image)``."""
-    levels = []
-    first = binomial(image.astype(_F32))
-    for octave in range(octaves):
-        if octave:
-            first = downsample(levels[-1][1])
+    levels = [first_octave(image)]
+    for _ in range(1, octaves):
+        first = downsample(levels[-1][1])
         levels.append((first, binomial(first)))
     return levels
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """tfjs ``sub`` on the CPU backend: a double subtraction stored into a Float32Array."""
-    return (a.astype(_F64) - b.astype(_F64)).astype(_F32)
+    """tfjs ``sub`` on the CPU backend: a double subtraction stored into a Float32Array, which
+    equals the float32 subtraction (see :func:`downsample`)."""
+    return a - b
