@@ -92,7 +92,9 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
     """``floor((R+G+B)/3)`` as uint8, exactly as the official compiler does."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("to_grey expects an H x W x 3 uint8 array")
-    total = rgb.astype(np.uint16).sum(axis=2, dtype=np.uint16)
+    total = rgb[:, :, 0].astype(np.uint16)
+    total += rgb[:, :, 1]
+    total += rgb[:, :, 2]
     return (total // 3).astype(np.uint8)
 
 

@@ -123,18 +123,14 @@ def _extrema_candidates(octave: int, below: np.ndarray, here: np.ndarray, above:
     upper = upsample(above, here.shape)
 
     value = here[BORDER : height - BORDER, BORDER : width - BORDER]
+    # Non-strict extremum over the 3x3x3 neighbourhood (the pixel itself included): compare
+    # with the largest and smallest of the 27 values, found with separable 3x3 filters.
+    highest = np.maximum(np.maximum(_spread(lower, np.maximum), _spread(here, np.maximum)),
+                         _spread(upper, np.maximum))
+    lowest = np.minimum(np.minimum(_spread(lower, np.minimum), _spread(here, np.minimum)),
+                        _spread(upper, np.minimum))
     strong = value.astype(_F64) ** 2 >= LAPLACIAN_SQR_THRESHOLD
-    is_max = strong.copy()
-    is_min = strong.copy()
-    for layer in (lower, here, upper):
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                neighbour = layer[
-                    BORDER + dy : height - BORDER + dy, BORDER + dx : width - BORDER + dx
-                ]
-                is_max &= value >= neighbour
-                is_min &= value <= neighbour
-    ys, xs = np.nonzero(is_max | is_min)
+    ys, xs = np.nonzero(strong & ((value >= highest) | (value <= lowest)))
     ys += BORDER
     xs += BORDER
 
@@ -167,6 +163,16 @@ def _extrema_candidates(octave: int, below: np.ndarray, here: np.ndarray, above:
     offset = local.astype(_F64) * 1000.0
     encoded = np.where(v < 0.0, -offset + v, offset + v).astype(_F32)
     return octave, block_w, block_h, block // block_w, block % block_w, encoded
+
+
+def _spread(layer: np.ndarray, pick) -> np.ndarray:
+    """``pick`` (np.maximum or np.minimum) over each 3x3 neighbourhood of the pixels that are at
+    least BORDER pixels inside the image."""
+    height, width = layer.shape
+    inner = layer[BORDER - 1 : height - BORDER + 1]
+    rows = pick(pick(inner[:-2], inner[1:-1]), inner[2:])
+    cols = rows[:, BORDER - 1 : width - BORDER + 1]
+    return pick(pick(cols[:, :-2], cols[:, 1:-1]), cols[:, 2:])
 
 
 def _prune(candidates):
@@ -263,12 +269,14 @@ def _orientations(octave, y, x, blurred) -> np.ndarray:
     w1 = w2 * -1.0 + 1.0
     b1 = np.mod(bins.astype(np.int64) + ORIENTATION_NUM_BINS, ORIENTATION_NUM_BINS)
     b2 = np.mod(bins.astype(np.int64) + 1 + ORIENTATION_NUM_BINS, ORIENTATION_NUM_BINS)
-    hist = np.zeros((count, ORIENTATION_NUM_BINS), dtype=_F64)
     rows = np.arange(count)
-    # Each bin sums its contributions in sample order, as the official kernel loops.
-    for s in range(len(_SAMPLE_W)):
-        hist[rows, b1[:, s]] += w1[:, s] * magnitude[:, s]
-        hist[rows, b2[:, s]] += w2[:, s] * magnitude[:, s]
+    # Each bin sums its contributions in sample order, as the official kernel loops; bincount
+    # adds its weights sequentially in index order, in doubles, starting from 0.
+    slots = rows[:, None, None] * ORIENTATION_NUM_BINS + np.stack([b1, b2], axis=2)
+    weights = np.stack([w1 * magnitude, w2 * magnitude], axis=2)
+    hist = np.bincount(
+        slots.ravel(), weights.ravel(), minlength=count * ORIENTATION_NUM_BINS
+    ).reshape(count, ORIENTATION_NUM_BINS)
     hist = hist.astype(_F32).astype(_F64)
 
     for _ in range(ORIENTATION_SMOOTHING_ITERATIONS):

@@ -131,11 +131,18 @@ def _five_taps(padded: np.ndarray, size: int, axis: int) -> np.ndarray:
 
 
 def _integer_binomial(values: np.ndarray) -> np.ndarray:
-    """``binomial`` without the division: 16 x 16 times the result, in exact integers."""
-    height, width = values.shape
-    padded = np.pad(values, ((0, 0), (2, 2)), mode="edge")
-    acc = _five_taps(padded, width, axis=1)
-    return _five_taps(np.pad(acc, ((2, 2), (0, 0)), mode="edge"), height, axis=0)
+    """``binomial`` without the division: 16 x 16 times the result, in exact integers.
+
+    [1,4,6,4,1] is [1,1] applied four times, so each direction is four pairwise sums of the
+    edge-padded image: exact in integers, and fewer passes than five weighted taps.
+    """
+    acc = np.pad(values, ((0, 0), (2, 2)), mode="edge")
+    for _ in range(4):
+        acc = acc[:, :-1] + acc[:, 1:]
+    acc = np.pad(acc, ((2, 2), (0, 0)), mode="edge")
+    for _ in range(4):
+        acc = acc[:-1] + acc[1:]
+    return acc
 
 
 def first_octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
