@@ -17,6 +17,8 @@ MIN_IMAGE_PIXEL_SIZE = 100
 TRACKING_SHORT_SIDES = (256.0, 128.0)
 PYRAMID_MIN_SIZE = 8
 PYRAMID_MAX_OCTAVE = 5
+FIRST_OCTAVE_BAND = 128  # even, so that no 2x2 block of the downsampling straddles two bands
+FILTER_BAND = 64
 
 _F32 = np.float32
 _F64 = np.float64
@@ -79,9 +81,15 @@ class BoxResizer:
         x_lo, x_count = _box_bounds(int(js_round(width * ratio)), ratio, width)
         y_lo, y_count = _box_bounds(int(js_round(height * ratio)), ratio, height)
         x_hi = x_lo + x_count
-        top, bottom = self._table[y_lo], self._table[y_lo + y_count]
-        sums = (bottom[:, x_hi] - bottom[:, x_lo]) - (top[:, x_hi] - top[:, x_lo])
-        return (sums // np.outer(y_count, x_count).astype(np.uint32)).astype(np.uint8)
+        out = np.empty((len(y_lo), len(x_lo)), dtype=np.uint8)
+        # Bands of output rows keep the gathered table rows small.
+        for start in range(0, len(y_lo), FILTER_BAND):
+            rows = slice(start, start + FILTER_BAND)
+            top = self._table[y_lo[rows]]
+            bottom = self._table[y_lo[rows] + y_count[rows]]
+            sums = (bottom[:, x_hi] - bottom[:, x_lo]) - (top[:, x_hi] - top[:, x_lo])
+            out[rows] = sums // np.outer(y_count[rows], x_count).astype(np.uint32)
+        return out
 
 
 def _box_bounds(size: int, ratio: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,14 +115,22 @@ def binomial(image: np.ndarray) -> np.ndarray:
     """``[1,4,6,4,1]`` horizontally (rounded to float32), then vertically and ``/256``.
 
     The 5-term sums are evaluated in doubles in the official order; only the stores round.
+    Rows are processed in bands so that the double-precision temporaries stay small; every
+    pixel still goes through exactly the same operations.
     """
     height, width = image.shape
-    padded = np.pad(image.astype(_F64), ((0, 0), (2, 2)), mode="edge")
-    acc = _five_taps(padded, width, axis=1)
-    padded = np.pad(acc.astype(_F32).astype(_F64), ((2, 2), (0, 0)), mode="edge")
-    acc = _five_taps(padded, height, axis=0)
-    acc /= 256.0
-    return acc.astype(_F32)
+    across = np.empty((height, width), dtype=_F32)
+    for lo in range(0, height, FILTER_BAND):
+        rows = np.pad(image[lo : lo + FILTER_BAND].astype(_F64), ((0, 0), (2, 2)), mode="edge")
+        across[lo : lo + FILTER_BAND] = _five_taps(rows, width, axis=1)
+    out = np.empty((height, width), dtype=_F32)
+    for lo in range(0, height, FILTER_BAND):
+        hi = min(lo + FILTER_BAND, height)
+        rows = across[np.clip(np.arange(lo - 2, hi + 2), 0, height - 1)].astype(_F64)
+        acc = _five_taps(rows, hi - lo, axis=0)
+        acc /= 256.0
+        out[lo:hi] = acc
+    return out
 
 
 def _five_taps(padded: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -130,35 +146,50 @@ def _five_taps(padded: np.ndarray, size: int, axis: int) -> np.ndarray:
     return acc
 
 
-def _integer_binomial(values: np.ndarray) -> np.ndarray:
-    """``binomial`` without the division: 16 x 16 times the result, in exact integers.
+def _horizontal_taps(values: np.ndarray) -> np.ndarray:
+    """``[1,4,6,4,1]`` along rows, columns edge-replicated, in exact integers.
 
-    [1,4,6,4,1] is [1,1] applied four times, so each direction is four pairwise sums of the
-    edge-padded image: exact in integers, and fewer passes than five weighted taps.
+    [1,4,6,4,1] is [1,1] applied four times: four pairwise sums of the padded rows.
     """
     acc = np.pad(values, ((0, 0), (2, 2)), mode="edge")
     for _ in range(4):
         acc = acc[:, :-1] + acc[:, 1:]
-    acc = np.pad(acc, ((2, 2), (0, 0)), mode="edge")
+    return acc
+
+
+def _vertical_taps(rows: np.ndarray, first_row: int, lo: int, hi: int, height: int) -> np.ndarray:
+    """``[1,4,6,4,1]`` down the columns for output rows ``[lo, hi)`` of an image of ``height``
+    rows, of which ``rows`` holds those from ``first_row`` on; rows beyond the image repeat its
+    edge rows, exactly as padding the whole image would."""
+    acc = rows[np.clip(np.arange(lo - 2, hi + 2), 0, height - 1) - first_row]
     for _ in range(4):
         acc = acc[:-1] + acc[1:]
     return acc
 
 
-def first_octave(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``G0a = binomial(image)`` and ``G0b = binomial(G0a)`` for a uint8 image, in integers.
+def first_octave_bands(image: np.ndarray, band: int):
+    """``G0a = binomial(image)`` and ``G0b = binomial(G0a)`` of a uint8 image, ``band`` rows at
+    a time: yields ``(G0a rows, G0b rows)`` for rows ``[0, band)``, ``[band, 2 band)``, ...
 
     On grey levels every intermediate value of these two filters is a multiple of 1/256
     (G0a) or 1/65536 (G0b) whose numerator stays below 2^24 (at most 16 * 16 * 255 * 256 =
     16,711,680), so float32 and double hold all of them exactly and no rounding ever happens:
-    integer arithmetic gives the official values bit for bit, at a fraction of the cost.
+    integer arithmetic gives the official values bit for bit, at a fraction of the cost. Bands
+    keep the full-size intermediates of a 50 MP photo out of memory; each band reads the rows
+    it needs around it (4 of the image, 2 of G0a), clamped at the image edges.
     """
-    numerator_a = _integer_binomial(image.astype(np.int32))
-    numerator_b = _integer_binomial(numerator_a)
-    return (
-        numerator_a.astype(_F32) / _F32(256),
-        numerator_b.astype(_F32) / _F32(65536),
-    )
+    height = image.shape[0]
+    for lo in range(0, height, band):
+        hi = min(lo + band, height)
+        a_lo, a_hi = max(lo - 2, 0), min(hi + 2, height)  # rows of G0a the band needs
+        i_lo, i_hi = max(a_lo - 2, 0), min(a_hi + 2, height)  # rows of the image they need
+        across = _horizontal_taps(image[i_lo:i_hi].astype(np.int32))
+        numerator_a = _vertical_taps(across, i_lo, a_lo, a_hi, height)
+        numerator_b = _vertical_taps(_horizontal_taps(numerator_a), a_lo, lo, hi, height)
+        yield (
+            numerator_a[lo - a_lo : hi - a_lo].astype(_F32) / _F32(256),
+            numerator_b.astype(_F32) / _F32(65536),
+        )
 
 
 def downsample(image: np.ndarray) -> np.ndarray:
@@ -176,17 +207,23 @@ def downsample(image: np.ndarray) -> np.ndarray:
     return acc
 
 
-def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``upsampleBilinear.js``: bilinear 2x upsampling onto ``shape``, reads clamped."""
-    rows = _upsample_axis(shape[0], image.shape[0])
-    cols = _upsample_axis(shape[1], image.shape[1])
-    (r0, r1, wr0, wr1), (c0, c1, wc0, wc1) = rows, cols
-    src = image.astype(_F64)
-    acc = 0.0 + src[np.ix_(r0, c0)] * np.outer(wr0, wc0).astype(_F32)
-    acc += src[np.ix_(r1, c0)] * np.outer(wr1, wc0).astype(_F32)
-    acc += src[np.ix_(r0, c1)] * np.outer(wr0, wc1).astype(_F32)
-    acc += src[np.ix_(r1, c1)] * np.outer(wr1, wc1).astype(_F32)
-    return acc.astype(_F32)
+def upsample(image: np.ndarray, shape: tuple[int, int], lo: int = 0, hi: int | None = None):
+    """``upsampleBilinear.js``: bilinear 2x upsampling onto ``shape`` (rows ``lo`` to ``hi``
+    only, if given), reads clamped; the four weighted taps are summed in doubles in the
+    official order."""
+    hi = shape[0] if hi is None else hi
+    r0, r1, wr0, wr1 = (part[lo:hi] for part in _upsample_axis(shape[0], image.shape[0]))
+    c0, c1, wc0, wc1 = _upsample_axis(shape[1], image.shape[1])
+    out = np.empty((hi - lo, shape[1]), dtype=_F32)
+    for start in range(0, hi - lo, FILTER_BAND):
+        rows = slice(start, start + FILTER_BAND)
+        top, bottom = image[r0[rows]].astype(_F64), image[r1[rows]].astype(_F64)
+        acc = 0.0 + top[:, c0] * np.outer(wr0[rows], wc0).astype(_F32)
+        acc += bottom[:, c0] * np.outer(wr1[rows], wc0).astype(_F32)
+        acc += top[:, c1] * np.outer(wr0[rows], wc1).astype(_F32)
+        acc += bottom[:, c1] * np.outer(wr1[rows], wc1).astype(_F32)
+        out[rows] = acc
+    return out
 
 
 def _upsample_axis(size: int, source: int):
@@ -197,14 +234,30 @@ def _upsample_axis(size: int, source: int):
     return lo_index, hi_index, hi - pos, pos - lo
 
 
-def gaussian_pyramid(image: np.ndarray, octaves: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Two images per octave: ``(G_a, G_b = binomial(G_a))``; ``G_a`` of octave k>0 is the
-    downsampled ``G_b`` of octave k-1, and octave 0 starts from ``binomial(image)``."""
-    levels = [first_octave(image)]
-    for _ in range(1, octaves):
-        first = downsample(levels[-1][1])
-        levels.append((first, binomial(first)))
-    return levels
+def detection_pyramid(image: np.ndarray, octaves: int):
+    """The Gaussian and difference-of-Gaussian pyramids, as far as the detector needs them.
+
+    Per octave two images ``G_a`` and ``G_b = binomial(G_a)`` and ``DoG = G_a - G_b``;
+    octave 0 starts from ``binomial(image)``, octave k > 0 from ``downsample(G_b of k-1)``.
+    Returns ``(blurred, dogs, first_dog_small)``: ``G_b`` and ``DoG`` per octave (``None`` for
+    octave 0) and octave 0's DoG already downsampled: octave 0 only feeds octave 1, so its
+    full-size images are never kept (see :func:`first_octave_bands`).
+    """
+    dog_parts, next_parts = [], []
+    for first, second in first_octave_bands(image, FIRST_OCTAVE_BAND):
+        dog_parts.append(downsample(difference(first, second)))
+        next_parts.append(downsample(second))
+    first_dog_small = np.concatenate(dog_parts)
+    current = np.concatenate(next_parts)
+    blurred: list[np.ndarray | None] = [None]
+    dogs: list[np.ndarray | None] = [None]
+    for octave in range(1, octaves):
+        smoothed = binomial(current)
+        blurred.append(smoothed)
+        dogs.append(difference(current, smoothed))
+        if octave + 1 < octaves:
+            current = downsample(smoothed)
+    return blurred, dogs, first_dog_small
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:

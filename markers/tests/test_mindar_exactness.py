@@ -74,8 +74,11 @@ def js_resize(image: np.ndarray, ratio: float) -> np.ndarray:
     ],
     ids=["noise", "white", "checkerboard"],
 )
-def test_integer_first_octave_equals_the_float_filters(image):
-    first, second = pyramid.first_octave(image)
+@pytest.mark.parametrize("band", [2, 6, 1000])
+def test_integer_first_octave_equals_the_float_filters(image, band):
+    parts = list(pyramid.first_octave_bands(image, band))
+    first = np.concatenate([part[0] for part in parts])
+    second = np.concatenate([part[1] for part in parts])
     expected_first = js_binomial(image)
     assert np.array_equal(first.view(np.uint32), expected_first.view(np.uint32))
     assert np.array_equal(second.view(np.uint32), js_binomial(expected_first).view(np.uint32))
