@@ -39,17 +39,19 @@ def _lcg_jump_table(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _JUMP_MUL, _JUMP_ADD = _lcg_jump_table(_DRAWS_PER_NODE)
+_SLOT_BITS = 3  # the 8 center slots of a hypothesis
+_SLOTS = np.arange(1 << _SLOT_BITS, dtype=np.uint16)[None, :, None]
 
 
 class _Random:
     def __init__(self) -> None:
         self.seed = RANDOM_SEED
 
-    def draws(self) -> list[int]:
+    def draws(self) -> np.ndarray:
         """The next 1024 values of ``(seed >> 16) & 0x7fff``, advancing the generator."""
         seeds = (_JUMP_MUL * self.seed + _JUMP_ADD) % _LCG_MOD
         self.seed = int(seeds[-1])
-        return ((seeds >> 16) & 0x7FFF).tolist()
+        return (seeds >> 16) & 0x7FFF
 
 
 def hamming_matrix(descriptors: np.ndarray) -> np.ndarray:
@@ -96,24 +98,24 @@ def _k_medoids(indexes: np.ndarray, distances: np.ndarray, rng: _Random) -> np.n
     its medoid."""
     count = len(indexes)
     perm = list(range(count))
-    draws = rng.draws()
-    medoids = np.empty((NUM_ASSIGNMENT_HYPOTHESES, NUM_CENTERS), dtype=np.int64)
-    d = 0
+    picks = (rng.draws() % count).tolist()
+    medoids = []
     # The shuffle is cumulative: each hypothesis reshuffles the previous permutation.
     for hypothesis in range(NUM_ASSIGNMENT_HYPOTHESES):
+        base = hypothesis * NUM_CENTERS
         for i in range(NUM_CENTERS):
-            k = draws[d] % count
-            d += 1
+            k = picks[base + i]
             perm[i], perm[k] = perm[k], perm[i]
-        medoids[hypothesis] = perm[:NUM_CENTERS]
+        medoids.append(perm[:NUM_CENTERS])
+    medoids = np.array(medoids)
 
     local = distances[np.ix_(indexes, indexes)]
-    # (hypotheses, points, centers): the first center at the minimum distance wins, as the
-    # official strict '<' scan over k = 0..7 does.
-    to_centers = local[:, medoids].transpose(1, 0, 2)
-    nearest = np.argmin(to_centers, axis=2)
-    total = np.take_along_axis(to_centers, nearest[:, :, None], axis=2)[:, :, 0].sum(
-        axis=1, dtype=np.int64
-    )
-    best = int(np.argmin(total))  # first minimum, as the strict '<' comparison keeps
-    return medoids[best][nearest[best]]
+    # key = distance * 8 + center slot (at most 672 * 8 + 7, a uint16): its minimum over the
+    # 8 centers gives both the smallest
+    # distance and, among equal distances, the first center, as the official strict '<' scan
+    # over k = 0..7 does. Distances are symmetric, so whole rows can be gathered.
+    keys = (local[medoids] << _SLOT_BITS) + _SLOTS  # (hypotheses, centers, points)
+    nearest = keys.min(axis=1)
+    totals = (nearest >> _SLOT_BITS).sum(axis=1, dtype=np.int64)
+    best = int(np.argmin(totals))  # first minimum, as the strict '<' comparison keeps
+    return medoids[best][nearest[best] & (NUM_CENTERS - 1)]

@@ -42,7 +42,7 @@ def compile_target(grey: np.ndarray) -> dict:
 
     keyframes = []
     for scale in matching_scales(width, height):
-        image = grey if scale == 1.0 else resizer.resize(scale)
+        image = resizer.resize(scale)
         keyframes.append(_keyframe(image, scale))
 
     tracking = []

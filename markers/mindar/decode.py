@@ -41,6 +41,7 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF")
 
 _EXIF_ORIENTATION_TAG = 0x0112
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_BAND_ROWS = 256
 
 
 class ImageDecodeError(ValueError):
@@ -77,11 +78,11 @@ def decode_image(data: bytes, *, apply_exif: bool = True) -> np.ndarray:
                 "follow it."
             )
         try:
-            image.seek(0)
-            image.load()
-            if apply_exif:
-                image = _upright(image)
-            return _to_rgb(image)
+            with image:  # release the decoder's copy of the pixels as soon as we have ours
+                image.seek(0)
+                image.load()
+                upright = _upright(image) if apply_exif else image
+                return _to_rgb(upright)
         except ImageDecodeError:
             raise
         except Exception as exc:  # truncated data, bad compression streams, decoder errors
@@ -92,7 +93,9 @@ def to_grey(rgb: np.ndarray) -> np.ndarray:
     """``floor((R+G+B)/3)`` as uint8, exactly as the official compiler does."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("to_grey expects an H x W x 3 uint8 array")
-    total = rgb.astype(np.uint16).sum(axis=2, dtype=np.uint16)
+    total = rgb[:, :, 0].astype(np.uint16)
+    total += rgb[:, :, 1]
+    total += rgb[:, :, 2]
     return (total // 3).astype(np.uint8)
 
 
@@ -114,20 +117,28 @@ def _upright(image: Image.Image) -> Image.Image:
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
-    mode = image.mode
-    if mode in ("I", "F"):
+    if image.mode in ("I", "F"):
         raise ImageDecodeError(
             "This image stores its pixels as 32-bit numbers, which is not a photo format we "
             "support. Please export it as an 8-bit JPEG or PNG."
         )
-    if mode.startswith("I;16"):
-        grey = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if mode in _ALPHA_MODES or "transparency" in image.info:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint32)
+    transparent = image.mode in _ALPHA_MODES or "transparency" in image.info
+    width, height = image.size
+    rgb = np.empty((height, width, 3), dtype=np.uint8)
+    # Converting band by band keeps Pillow's intermediate copies small for 50 MP photos.
+    for top in range(0, height, _BAND_ROWS):
+        bottom = min(top + _BAND_ROWS, height)
+        rgb[top:bottom] = _band_to_rgb(image.crop((0, top, width, bottom)), transparent)
+    return rgb
+
+
+def _band_to_rgb(band: Image.Image, transparent: bool) -> np.ndarray:
+    if band.mode.startswith("I;16"):
+        return (np.asarray(band, dtype=np.uint16) >> 8).astype(np.uint8)[:, :, None]
+    if transparent:
+        rgba = np.asarray(band.convert("RGBA"), dtype=np.uint32)
         alpha = rgba[:, :, 3:4]
-        blended = (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
-        return blended.astype(np.uint8)
-    if mode != "RGB":
-        image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+        return (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    if band.mode != "RGB":
+        band = band.convert("RGB")
+    return np.asarray(band)

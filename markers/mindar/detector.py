@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fdlibm, freak
-from .pyramid import difference, downsample, gaussian_pyramid, octave_count, upsample
+from .pyramid import FILTER_BAND, detection_pyramid, downsample, octave_count, upsample
 
 LAPLACIAN_SQR_THRESHOLD = 3.0 * 3.0
 EDGE_HESSIAN_THRESHOLD = (4.0 + 1.0) ** 2 / 4.0
@@ -82,17 +82,20 @@ def detect(image: np.ndarray) -> Features:
     """Run the detector on one keyframe (uint8, H x W)."""
     height, width = image.shape
     octaves = octave_count(width, height)
-    pyramid = gaussian_pyramid(image, octaves)
-    dogs = [difference(a, b) for a, b in pyramid]
+    blurred, dogs, first_dog_small = detection_pyramid(image, octaves)
 
     candidates = [
-        _extrema_candidates(octave, dogs[octave - 1], dogs[octave], dogs[octave + 1])
+        _extrema_candidates(
+            octave,
+            first_dog_small if octave == 1 else downsample(dogs[octave - 1]),
+            dogs[octave],
+            dogs[octave + 1],
+        )
         for octave in range(1, octaves - 1)
     ]
     score, octave, y, x = _prune(candidates)
     score, y, x = _localize(score, octave, y, x, dogs)
 
-    blurred = [level[1] for level in pyramid]
     angle = _orientations(octave, y, x, blurred)
     samples = np.empty((len(x), freak.POINT_COUNT), dtype=_F32)
     for o in np.unique(octave):
@@ -111,38 +114,33 @@ def detect(image: np.ndarray) -> Features:
     )
 
 
-def _extrema_candidates(octave: int, below: np.ndarray, here: np.ndarray, above: np.ndarray):
-    """``buildExtremas.js`` then ``extremaReduction.js`` for one octave.
+def _extrema_candidates(octave: int, lower: np.ndarray, here: np.ndarray, above: np.ndarray):
+    """``buildExtremas.js`` then ``extremaReduction.js`` for one octave; ``lower`` is the
+    previous octave's DoG already downsampled to this octave's size.
 
     Returns the encoded 2x2-block values in block row-major order with the block coordinates,
     ready for pruning. Working on the sparse candidate list keeps this cheap: typically well
     under 1% of pixels pass the contrast test.
     """
     height, width = here.shape
-    lower = downsample(below)
-    upper = upsample(above, here.shape)
+    found_y, found_x = [], []
+    for lo in range(BORDER, height - BORDER, FILTER_BAND):
+        hi = min(lo + FILTER_BAND, height - BORDER)
+        # The band's rows plus one above and below, for the 3x3 neighbourhoods.
+        upper = upsample(above, here.shape, lo - 1, hi + 1)
+        ys, xs = _band_extrema(lower[lo - 1 : hi + 1], here[lo - 1 : hi + 1], upper)
+        found_y.append(ys + lo)
+        found_x.append(xs + BORDER)
+    ys, xs = np.concatenate(found_y), np.concatenate(found_x)
 
-    value = here[BORDER : height - BORDER, BORDER : width - BORDER]
-    strong = value.astype(_F64) ** 2 >= LAPLACIAN_SQR_THRESHOLD
-    is_max = strong.copy()
-    is_min = strong.copy()
-    for layer in (lower, here, upper):
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                neighbour = layer[
-                    BORDER + dy : height - BORDER + dy, BORDER + dx : width - BORDER + dx
-                ]
-                is_max &= value >= neighbour
-                is_min &= value <= neighbour
-    ys, xs = np.nonzero(is_max | is_min)
-    ys += BORDER
-    xs += BORDER
+    v = here[ys, xs].astype(_F64)
 
-    b = here.astype(_F64)
-    v = b[ys, xs]
-    dxx = b[ys, xs + 1] + b[ys, xs - 1] - 2.0 * v
-    dyy = b[ys + 1, xs] + b[ys - 1, xs] - 2.0 * v
-    dxy = 0.25 * (b[ys - 1, xs - 1] + b[ys + 1, xs + 1] - b[ys - 1, xs + 1] - b[ys + 1, xs - 1])
+    def at(dy: int, dx: int) -> np.ndarray:
+        return here[ys + dy, xs + dx].astype(_F64)
+
+    dxx = at(0, 1) + at(0, -1) - 2.0 * v
+    dyy = at(1, 0) + at(-1, 0) - 2.0 * v
+    dxy = 0.25 * (at(-1, -1) + at(1, 1) - at(-1, 1) - at(1, -1))
     det = dxx * dyy - dxy * dxy
     defined = np.abs(det) >= 0.0001
     edge = np.full(det.shape, np.inf)
@@ -167,6 +165,31 @@ def _extrema_candidates(octave: int, below: np.ndarray, here: np.ndarray, above:
     offset = local.astype(_F64) * 1000.0
     encoded = np.where(v < 0.0, -offset + v, offset + v).astype(_F32)
     return octave, block_w, block_h, block // block_w, block % block_w, encoded
+
+
+def _band_extrema(lower: np.ndarray, here: np.ndarray, upper: np.ndarray):
+    """Rows 1..-2 of a band (the others are its halo): the pixels at least BORDER columns from
+    the sides with |v| >= 3 that are a non-strict maximum or minimum of their 3x3x3
+    neighbourhood (themselves included). Returns (row in the band minus 1, column - BORDER)."""
+    width = here.shape[1]
+    value = here[1:-1, BORDER : width - BORDER]
+    # Compare with the largest and smallest of the 27 values, found with separable filters.
+    highest = np.maximum(np.maximum(_spread(lower, np.maximum), _spread(here, np.maximum)),
+                         _spread(upper, np.maximum))
+    lowest = np.minimum(np.minimum(_spread(lower, np.minimum), _spread(here, np.minimum)),
+                        _spread(upper, np.minimum))
+    # v * v >= 9 in doubles (exact for a float32 v) is |v| >= 3.
+    strong = np.abs(value) >= np.sqrt(LAPLACIAN_SQR_THRESHOLD)
+    return np.nonzero(strong & ((value >= highest) | (value <= lowest)))
+
+
+def _spread(layer: np.ndarray, pick) -> np.ndarray:
+    """``pick`` (np.maximum or np.minimum) over each 3x3 neighbourhood of rows 1..-2 and of the
+    columns at least BORDER pixels from the sides."""
+    width = layer.shape[1]
+    rows = pick(pick(layer[:-2], layer[1:-1]), layer[2:])
+    cols = rows[:, BORDER - 1 : width - BORDER + 1]
+    return pick(pick(cols[:, :-2], cols[:, 1:-1]), cols[:, 2:])
 
 
 def _prune(candidates):
@@ -263,12 +286,14 @@ def _orientations(octave, y, x, blurred) -> np.ndarray:
     w1 = w2 * -1.0 + 1.0
     b1 = np.mod(bins.astype(np.int64) + ORIENTATION_NUM_BINS, ORIENTATION_NUM_BINS)
     b2 = np.mod(bins.astype(np.int64) + 1 + ORIENTATION_NUM_BINS, ORIENTATION_NUM_BINS)
-    hist = np.zeros((count, ORIENTATION_NUM_BINS), dtype=_F64)
     rows = np.arange(count)
-    # Each bin sums its contributions in sample order, as the official kernel loops.
-    for s in range(len(_SAMPLE_W)):
-        hist[rows, b1[:, s]] += w1[:, s] * magnitude[:, s]
-        hist[rows, b2[:, s]] += w2[:, s] * magnitude[:, s]
+    # Each bin sums its contributions in sample order, as the official kernel loops; bincount
+    # adds its weights sequentially in index order, in doubles, starting from 0.
+    slots = rows[:, None, None] * ORIENTATION_NUM_BINS + np.stack([b1, b2], axis=2)
+    weights = np.stack([w1 * magnitude, w2 * magnitude], axis=2)
+    hist = np.bincount(
+        slots.ravel(), weights.ravel(), minlength=count * ORIENTATION_NUM_BINS
+    ).reshape(count, ORIENTATION_NUM_BINS)
     hist = hist.astype(_F32).astype(_F64)
 
     for _ in range(ORIENTATION_SMOOTHING_ITERATIONS):

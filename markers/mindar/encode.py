@@ -9,30 +9,28 @@ is written as an *int*. :func:`js_value` applies that rule, which makes our file
 
 from __future__ import annotations
 
-import math
-
 import msgpack
 import numpy as np
 
 MIND_VERSION = 2
 _MAX_SAFE_INTEGER = 2**53 - 1
+_INT_ONLY = {int}
 
 
 def js_value(value):
     """Normalise a value to what a JS object would encode as (see the module docstring)."""
     kind = type(value)
     if kind is float:
-        if math.isfinite(value) and value.is_integer() and abs(value) <= _MAX_SAFE_INTEGER:
-            return int(value)
-        return value
-    if kind is int or kind is str or kind is bool or value is None or kind is bytes:
-        return value
+        # inf and NaN are not integers and stay floats, as in JS
+        return int(value) if value.is_integer() and abs(value) <= _MAX_SAFE_INTEGER else value
     if kind is dict:
         return {key: js_value(item) for key, item in value.items()}
     if kind is list or kind is tuple:
-        if all(type(item) is int for item in value):
-            return list(value)
+        if set(map(type, value)) <= _INT_ONLY:  # descriptors, point indexes: nothing to do
+            return value if kind is list else list(value)
         return [js_value(item) for item in value]
+    if kind is int or kind is str or kind is bool or value is None or kind is bytes:
+        return value
     if isinstance(value, np.ndarray):
         if value.dtype == np.uint8:
             return value.tobytes()

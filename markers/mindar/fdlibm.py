@@ -8,8 +8,9 @@ reproduce fdlibm's double-precision operations one by one so orientations and FR
 positions are bit-identical. ``markers/tests/test_mindar_fdlibm.py`` checks them against the
 ``node`` binary when it is installed.
 
-Domain: finite inputs. ``sin``/``cos`` cover ``|x| <= 2^19 * pi/2`` (fdlibm's "medium" argument
-reduction); the compiler only passes angles in ``[-pi, pi]``.
+Domain: finite inputs (the compiler never produces others). ``sin``/``cos`` cover
+``|x| <= 2^19 * pi/2`` (fdlibm's "medium" argument reduction); the compiler only passes angles in
+``[-pi, pi]``.
 """
 
 from __future__ import annotations
@@ -60,83 +61,48 @@ def _from_high_word(high: np.ndarray) -> np.ndarray:
     return (high.astype(np.uint32).astype(np.uint64) << np.uint64(32)).view(np.float64)
 
 
-def atan(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    hx = _high_word(x)
-    ix = hx & 0x7FFFFFFF
-    out = np.empty_like(x)
+def _atan_nonnegative(t: np.ndarray) -> np.ndarray:
+    """fdlibm ``atan`` for ``t >= 0``, branch-free.
 
-    huge = ix >= 0x44100000  # |x| >= 2^66
-    out[huge] = np.where(hx[huge] > 0, 1.0, -1.0) * (_ATAN_HI[3] + _ATAN_LO[3])
-    tiny = ix < 0x3E400000  # |x| < 2^-27: atan(x) rounds to x
-    out[tiny] = x[tiny]
-    small = (ix < 0x3FDC0000) & ~tiny  # |x| < 0.4375, no reduction
-    reduced = ~(huge | tiny | small)
-
-    t = np.abs(x[reduced])
-    it = ix[reduced]
-    ident = np.full(t.shape, 3)
-    arg = np.empty_like(t)
-    sel = it < 0x3FE60000
-    arg[sel] = (2.0 * t[sel] - 1.0) / (2.0 + t[sel])
-    ident[sel] = 0
-    sel = (it >= 0x3FE60000) & (it < 0x3FF30000)
-    arg[sel] = (t[sel] - 1.0) / (t[sel] + 1.0)
-    ident[sel] = 1
-    sel = (it >= 0x3FF30000) & (it < 0x40038000)
-    arg[sel] = (t[sel] - 1.5) / (1.0 + 1.5 * t[sel])
-    ident[sel] = 2
-    sel = it >= 0x40038000
-    arg[sel] = -1.0 / t[sel]
-
-    xs = x[small]
-    s = _atan_poly(xs)
-    out[small] = xs - xs * s
-    s = _atan_poly(arg)
-    z = _ATAN_HI[ident] - ((arg * s - _ATAN_LO[ident]) - arg)
-    out[reduced] = np.where(hx[reduced] < 0, -z, z)
-    return out
-
-
-def _atan_poly(x: np.ndarray) -> np.ndarray:
-    z = x * x
+    fdlibm picks its argument reduction by comparing the high word of ``|x|`` with constants
+    whose low word is zero (0.4375, 0.6875, 1.1875, 2.4375, 2^-27, 2^66), so comparing the
+    doubles themselves selects exactly the same branch.
+    """
+    ident = (t >= 0.6875).astype(np.intp) + (t >= 1.1875) + (t >= 2.4375)
+    small = t < 0.4375
+    arg = np.select(
+        [small, t < 0.6875, t < 1.1875, t < 2.4375],
+        [t, (2.0 * t - 1.0) / (2.0 + t), (t - 1.0) / (t + 1.0), (t - 1.5) / (1.0 + 1.5 * t)],
+        -1.0 / np.maximum(t, 2.4375),
+    )
+    z = arg * arg
     w = z * z
     s1 = z * (_AT[0] + w * (_AT[2] + w * (_AT[4] + w * (_AT[6] + w * (_AT[8] + w * _AT[10])))))
     s2 = w * (_AT[1] + w * (_AT[3] + w * (_AT[5] + w * (_AT[7] + w * _AT[9]))))
-    return s1 + s2
+    poly = s1 + s2
+    result = np.where(
+        small, arg - arg * poly, _ATAN_HI[ident] - ((arg * poly - _ATAN_LO[ident]) - arg)
+    )
+    result = np.where(t < 2.0**-27, t, result)
+    return np.where(t >= 2.0**66, _ATAN_HI[3] + _ATAN_LO[3], result)
 
 
 def atan2(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     y, x = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64))
-    y, x = y.copy(), x.copy()
     hx, hy = _high_word(x), _high_word(y)
-    ix, iy = hx & 0x7FFFFFFF, hy & 0x7FFFFFFF
     # 2*sign(x) + sign(y), from the sign bits
-    m = ((hy >> 31) & 1) | ((hx >> 30) & 2)
-    out = np.empty_like(x)
-
-    y_zero = y == 0.0
-    x_zero = (x == 0.0) & ~y_zero
-    general = ~(y_zero | x_zero)
-
-    m0 = m[y_zero]
-    out[y_zero] = np.select([m0 < 2, m0 == 2], [y[y_zero], _PI], -_PI)
-    out[x_zero] = np.where(hy[x_zero] < 0, -_PI_O_2, _PI_O_2)
-
-    k = (iy[general] - ix[general]) >> 20
-    mg = m[general]
-    z = np.empty(k.shape)
+    quadrant = ((hy >> 31) & 1) | ((hx >> 30) & 2)
+    # Exponent difference: beyond 60 fdlibm does not divide at all.
+    k = ((hy & 0x7FFFFFFF) - (hx & 0x7FFFFFFF)) >> 20
     steep = k > 60
-    z[steep] = _PI_O_2 + 0.5 * _PI_LO
-    mg = np.where(steep, mg & 1, mg)
-    flat = ~steep & (hx[general] < 0) & (k < -60)
-    z[flat] = 0.0
-    rest = ~(steep | flat)
-    z[rest] = atan(np.abs(y[general][rest] / x[general][rest]))
-    out[general] = np.select(
-        [mg == 0, mg == 1, mg == 2], [z, -z, _PI - (z - _PI_LO)], (z - _PI_LO) - _PI
-    )
-    return out
+    with np.errstate(over="ignore"):  # such ratios are the 'steep' ones, replaced below
+        z = _atan_nonnegative(np.abs(y / np.where(x == 0.0, 1.0, x)))
+    z = np.where(steep, _PI_O_2 + 0.5 * _PI_LO, np.where((hx < 0) & (k < -60), 0.0, z))
+    m = np.where(steep, quadrant & 1, quadrant)
+    out = np.select([m == 0, m == 1, m == 2], [z, -z, _PI - (z - _PI_LO)], (z - _PI_LO) - _PI)
+    out = np.where(x == 0.0, np.where(hy < 0, -_PI_O_2, _PI_O_2), out)
+    on_axis = np.select([quadrant < 2, quadrant == 2], [y, _PI], -_PI)
+    return np.where(y == 0.0, on_axis, out)
 
 
 def _kernel_sin(x: np.ndarray, y: np.ndarray, tail: bool) -> np.ndarray:

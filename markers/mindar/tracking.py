@@ -38,6 +38,7 @@ CANDIDATE_FRACTION = 0.02
 
 _F64 = np.float64
 _PAD = SEARCH_SIZE1 + TEMPLATE_SIZE
+_CHUNK = 32  # points per matrix product: ~1 MB of windows, so the work stays in cache
 
 
 def _far_offsets() -> tuple[np.ndarray, np.ndarray]:
@@ -142,74 +143,109 @@ def _candidates(gradient: np.ndarray, width: int, height: int) -> tuple[np.ndarr
 
 
 class _Patches:
-    """Exact integer window sums over the image, for the NCC of 13x13 patches."""
+    """Exact integer window sums over the image, for the NCC of 13x13 patches.
+
+    Every per-pixel table is padded by the largest search reach, so the tables around any
+    candidate are plain strided windows (a cheap gather) whatever the offset.
+    """
 
     def __init__(self, image: np.ndarray) -> None:
-        self.height, self.width = image.shape
+        height, width = image.shape
         img = image.astype(np.int64)
-        self.box = _box_sums(img)
-        self.box_sq = _box_sums(img * img)
-        self.padded = np.pad(image.astype(np.int32), _PAD)
+        # Sums stay far below 2^53, so float64 holds them exactly and saves conversions later.
+        box = _box_sums(img).astype(_F64)
+        box_sq = _box_sums(img * img).astype(_F64)
+        fits = np.zeros((height, width), dtype=bool)
+        fits[TEMPLATE_SIZE : height - TEMPLATE_SIZE, TEMPLATE_SIZE : width - TEMPLATE_SIZE] = True
+        # The NCC denominator term of a window depends on the window alone, so it is computed
+        # once per pixel: vlen2 = sxx - sx*sx/169 (JS order), usable where the window fits in
+        # the image and is not flat.
+        spread = box_sq - box * box / TEMPLATE_PIXELS
+        usable = fits & (spread > 0)
+        self.box = np.pad(box, _PAD)
+        self.box_sq = np.pad(box_sq, _PAD)
+        self.fits = np.pad(fits, _PAD)
+        self.usable = np.pad(usable, _PAD)
+        self.root = np.pad(np.sqrt(np.where(usable, spread, 1.0)), _PAD, constant_values=1.0)
+        self.padded = np.pad(image.astype(np.float32), _PAD)
+        self.stride = width + 2 * _PAD
 
     def template_length(self, cy, cx, sd_thresh: float):
         """``_templateVar``: sqrt of 169 x the template variance, or invalid (None in JS)."""
-        inside = self._inside(cy, cx)
-        total = self.box[np.clip(cy, 0, self.height - 1), np.clip(cx, 0, self.width - 1)]
-        total_sq = self.box_sq[np.clip(cy, 0, self.height - 1), np.clip(cx, 0, self.width - 1)]
+        total = self.box[cy + _PAD, cx + _PAD]
         average = total / TEMPLATE_PIXELS
-        vlen = total_sq - 2 * average * total
+        vlen = self.box_sq[cy + _PAD, cx + _PAD] - 2 * average * total
         vlen = vlen + TEMPLATE_PIXELS * average * average
-        ok = inside & ~(vlen / TEMPLATE_PIXELS < sd_thresh * sd_thresh)
+        ok = self.fits[cy + _PAD, cx + _PAD] & ~(vlen / TEMPLATE_PIXELS < sd_thresh * sd_thresh)
         return np.sqrt(np.where(ok, vlen, 0.0)), ok
 
     def similarities(self, cy, cx, vlen, dys, dxs):
         """NCC (``_getSimilarity``) of each point's template with the patches at the offsets.
 
         Returns (sims, valid), both ``len(points) x len(offsets)``; invalid entries are the
-        official ``null`` (window outside the image, or a flat window).
-        """
-        wy = cy[:, None] + dys[None, :]
-        wx = cx[:, None] + dxs[None, :]
-        inside = self._inside(wy, wx)
-        ry = np.clip(wy, 0, self.height - 1)
-        rx = np.clip(wx, 0, self.width - 1)
-        sx = self.box[ry, rx].astype(_F64)
-        sxx = self.box_sq[ry, rx].astype(_F64)
-        sxy = self._cross_sums(cy, cx, dys, dxs).astype(_F64)
-        template_average = self.box[cy, cx].astype(_F64)[:, None] / TEMPLATE_PIXELS
-        sxy = sxy - template_average * sx
-        vlen2 = sxx - sx * sx / TEMPLATE_PIXELS
-        valid = inside & (vlen2 > 0)
-        vlen2 = np.sqrt(np.where(valid, vlen2, 1.0))
-        sims = 1.0 * sxy / (vlen[:, None] * vlen2)
-        return sims, valid
-
-    def _inside(self, y, x):
-        return (
-            (x - TEMPLATE_SIZE >= 0) & (x + TEMPLATE_SIZE < self.width)
-            & (y - TEMPLATE_SIZE >= 0) & (y + TEMPLATE_SIZE < self.height)
-        )
-
-    def _cross_sums(self, cy, cx, dys, dxs) -> np.ndarray:
-        """sum over the 13x13 template of template pixel x shifted pixel, per offset.
-
-        Loops over the 169 template taps, each a vectorised multiply-add over all points and
-        offsets. The sums are integers below 169 * 255^2 < 2^31, exact in int32.
+        official ``null`` (window outside the image, or a flat window). Points are processed in
+        chunks so that the temporaries stay small and are reused.
         """
         span = int(max(np.abs(dys).max(), np.abs(dxs).max()))
-        size = 2 * span + 1
+        pick = (dys + span) * (2 * span + 1) + (dxs + span)
+        shift = dys * self.stride + dxs
+        sims = np.empty((len(cy), len(pick)), dtype=_F64)
+        valid = np.empty((len(cy), len(pick)), dtype=bool)
+        cross = _CrossSums(self.padded, span)
+        box, usable, root = self.box.ravel(), self.usable.ravel(), self.root.ravel()
+        for start in range(0, len(cy), _CHUNK):
+            chunk = slice(start, start + _CHUNK)
+            centre = (cy[chunk] + _PAD) * self.stride + (cx[chunk] + _PAD)
+            windows = centre[:, None] + shift[None, :]
+            sx = box[windows]
+            template_average = box[centre][:, None] / TEMPLATE_PIXELS
+            sxy = cross(cy[chunk], cx[chunk])[:, pick] - template_average * sx
+            valid[chunk] = usable[windows]
+            # JS computes 1.0 * sxy / (vlen * vlen2); multiplying by 1.0 changes nothing.
+            sims[chunk] = sxy / (vlen[chunk, None] * root[windows])
+        return sims, valid
+
+
+class _CrossSums:
+    """For up to ``_CHUNK`` points at a time: the sum over the 13x13 template of template pixel
+    x shifted pixel, for every offset of the (2 span + 1)^2 square (flattened row by row).
+
+    Computed as matrix products: for every template row u, the row correlations
+    ``R[u, r, b] = sum_v T[u, v] * A[r, b + v]`` of the point's search area A, then
+    ``sum_u R[u, a + u, b]``. Each R entry sums 13 products of bytes, at most 13 * 255^2, and
+    the totals stay below 169 * 255^2 < 2^24, so float32 holds every partial sum exactly
+    whatever order BLAS adds them in: the results are the exact integers.
+    """
+
+    def __init__(self, padded: np.ndarray, span: int) -> None:
+        self.span = span
+        self.size = 2 * span + 1
+        self.side = self.size + 2 * TEMPLATE_SIZE
+        self.areas = np.lib.stride_tricks.sliding_window_view(padded, (self.side, self.side))
+        # Reused between chunks: fresh multi-megabyte arrays would cost page faults each time.
+        self.shifted = np.empty((_CHUNK, TEMPLATE_WIDTH, self.side, self.size), dtype=np.float32)
+        self.rows = np.empty((_CHUNK, TEMPLATE_WIDTH, self.side * self.size), dtype=np.float32)
+        self.total = np.empty((_CHUNK, self.size, self.size), dtype=np.float32)
+
+    def __call__(self, cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+        count, span, size, side = len(cy), self.span, self.size, self.side
         # The search area of every point, top-left at (cy - span - 6, cx - span - 6).
-        top = cy - span - TEMPLATE_SIZE + _PAD
-        left = cx - span - TEMPLATE_SIZE + _PAD
-        rows = top[:, None] + np.arange(size + 2 * TEMPLATE_SIZE)[None, :]
-        cols = left[:, None] + np.arange(size + 2 * TEMPLATE_SIZE)[None, :]
-        area = self.padded[rows[:, :, None], cols[:, None, :]]
-        template = area[:, span : span + TEMPLATE_WIDTH, span : span + TEMPLATE_WIDTH]
-        acc = np.zeros((len(cy), size, size), dtype=np.int32)
-        for u in range(TEMPLATE_WIDTH):
-            for v in range(TEMPLATE_WIDTH):
-                acc += template[:, u, v, None, None] * area[:, u : u + size, v : v + size]
-        return acc[:, dys + span, dxs + span]
+        area = self.areas[cy - span - TEMPLATE_SIZE + _PAD, cx - span - TEMPLATE_SIZE + _PAD]
+        template = np.ascontiguousarray(
+            area[:, span : span + TEMPLATE_WIDTH, span : span + TEMPLATE_WIDTH]
+        )
+        # shifted[:, v, r, b] = A[r, b + v]: both matrix operands contiguous for BLAS.
+        shifted = self.shifted[:count]
+        for v in range(TEMPLATE_WIDTH):
+            shifted[:, v] = area[:, :, v : v + size]
+        rows = self.rows[:count]
+        np.matmul(template, shifted.reshape(count, TEMPLATE_WIDTH, side * size), out=rows)
+        rows = rows.reshape(count, TEMPLATE_WIDTH, side, size)
+        total = self.total[:count]
+        np.copyto(total, rows[:, 0, 0:size])
+        for u in range(1, TEMPLATE_WIDTH):
+            total += rows[:, u, u : u + size]
+        return total.reshape(count, size * size)
 
 
 def _box_sums(values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""Real-browser test helpers: headless Chromium with a fake camera, its clip, a static server.
+
+The recipe is the one measured for this project's machines: Debian's Chromium driven by
+Playwright (never a downloaded browser), WebGL through SwiftShader, and a video file played as
+the camera. MindAR needs WebGL, and ``--use-gl=swiftshader`` would switch it off, so the
+flags below are exactly the ones that worked.
+
+Typical use::
+
+    reason = missing_browser_tools(repo_root)
+    if reason:
+        pytest.skip(reason)
+    clip = make_camera_clip(photo, tmp_path / "camera.mjpeg")
+    with static_server({"/": repo_root}) as base_url, chromium(clip, tmp_path / "profile") as ctx:
+        page = ctx.new_page()
+        page.goto(f"{base_url}/page.html")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import importlib.util
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--window-size=640,480",
+)
+
+
+def missing_browser_tools(repo_root: Path) -> str | None:
+    """Why a browser test cannot run here, or None when everything it needs is installed."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is not installed (Debian package 'chromium')"
+    if shutil.which("ffmpeg") is None:
+        return "ffmpeg is not installed (Debian package 'ffmpeg')"
+    if importlib.util.find_spec("playwright") is None:
+        return "the Python package 'playwright' is not installed (requirements-dev.txt)"
+    for package in ("mind-ar", "three"):
+        if not (repo_root / "node_modules" / package / "package.json").exists():
+            return f"node_modules/{package} is missing: run 'npm install --ignore-scripts'"
+    return None
+
+
+@contextlib.contextmanager
+def chromium(camera_clip: Path, profile_dir: Path):
+    """A Playwright ``BrowserContext`` whose camera plays ``camera_clip``; camera access granted.
+
+    ``profile_dir`` must be a fresh directory: Chromium keeps state there between runs.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # The flags carry --headless=new themselves; Playwright's own headless switch would add
+        # a second, different one.
+        context = playwright.chromium.launch_persistent_context(
+            str(profile_dir),
+            executable_path=str(CHROMIUM),
+            headless=False,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera_clip.resolve()}"],
+            viewport={"width": 640, "height": 480},
+        )
+        try:
+            context.grant_permissions(["camera"])
+            yield context
+        finally:
+            context.close()
+
+
+def make_camera_clip(photo: Path, out: Path, *, seconds: int = 6, fps: int = 15) -> Path:
+    """A 640x480 MJPEG clip of ``photo`` printed on white paper, lying on a table in front of a
+    slightly moving hand-held camera: a brown noisy background, the print about 400 px wide with
+    a white border, turned a few degrees and drifting by up to 10 px, light noise on top."""
+    table = (
+        f"color=c=0x6b4f3a:s=640x480:r={fps}:d={seconds},"
+        "noise=alls=25:allf=t,boxblur=2,format=rgba"
+    )
+    printed = (
+        "[1:v]scale=w=400:h=380:force_original_aspect_ratio=decrease,"
+        "pad=iw+24:ih+24:12:12:color=white,format=rgba,"
+        "rotate=0.07:c=none:ow=rotw(0.07):oh=roth(0.07)[print]"
+    )
+    scene = (
+        "[0:v][print]overlay=x='(W-w)/2+10*sin(t*1.3)':y='(H-h)/2+7*cos(t)':shortest=1,"
+        "eq=brightness=0.02:contrast=0.95,noise=alls=6:allf=t,format=yuvj420p"
+    )
+    ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
+    # The arguments are built here from test-controlled paths, never from outside input.
+    subprocess.run(  # noqa: S603
+        [
+            ffmpeg, "-nostdin", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", table,
+            "-loop", "1", "-framerate", str(fps), "-i", str(photo),
+            "-filter_complex", f"{printed};{scene}",
+            "-t", str(seconds), "-r", str(fps),
+            "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", str(out),
+        ],
+        check=True,
+    )
+    return out
+
+
+class _RoutedHandler(http.server.SimpleHTTPRequestHandler):
+    routes: Mapping[str, Path] = {}
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        # Longest prefix first, so "/data/" wins over "/".
+        for prefix in sorted(self.routes, key=len, reverse=True):
+            if path.startswith(prefix):
+                root = self.routes[prefix].resolve()
+                target = (root / path[len(prefix) :].lstrip("/")).resolve()
+                if target == root or root in target.parents:
+                    return str(target)
+        return str(Path("/nonexistent"))
+
+    def log_message(self, format: str, *args) -> None:  # keep test output clean
+        pass
+
+
+@contextlib.contextmanager
+def static_server(routes: Mapping[str, Path]) -> Iterator[str]:
+    """Serve directories on 127.0.0.1 (a free port) in a background thread; yields the base URL.
+
+    ``routes`` maps URL prefixes to directories, e.g. ``{"/": repo, "/data/": tmp_path}``.
+    Paths that escape their directory are not served.
+    """
+    handler = type("Handler", (_RoutedHandler,), {"routes": dict(routes)})
+    handler.extensions_map = {**handler.extensions_map, ".js": "text/javascript",
+                              ".mjs": "text/javascript", ".mind": "application/octet-stream"}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
