@@ -61,8 +61,10 @@ def missing_browser_tools(repo_root: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def chromium(camera_clip: Path, profile_dir: Path):
-    """A Playwright ``BrowserContext`` whose camera plays ``camera_clip``; camera access granted.
+def chromium(camera_clip: Path, profile_dir: Path, *, allow_camera: bool = True):
+    """A Playwright ``BrowserContext`` whose camera plays ``camera_clip``; camera access granted
+    unless ``allow_camera`` is False (then the page's camera request is refused, as when a
+    visitor taps "Block").
 
     ``profile_dir`` must be a fresh directory: Chromium keeps state there between runs.
     """
@@ -71,15 +73,17 @@ def chromium(camera_clip: Path, profile_dir: Path):
     with sync_playwright() as playwright:
         # The flags carry --headless=new themselves; Playwright's own headless switch would add
         # a second, different one.
+        flags = [f for f in CHROMIUM_FLAGS if allow_camera or f != "--use-fake-ui-for-media-stream"]
         context = playwright.chromium.launch_persistent_context(
             str(profile_dir),
             executable_path=str(CHROMIUM),
             headless=False,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera_clip.resolve()}"],
+            args=[*flags, f"--use-file-for-fake-video-capture={camera_clip.resolve()}"],
             viewport={"width": 640, "height": 480},
         )
         try:
-            context.grant_permissions(["camera"])
+            if allow_camera:
+                context.grant_permissions(["camera"])
             yield context
         finally:
             context.close()

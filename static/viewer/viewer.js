@@ -94,8 +94,12 @@ function track(video, target) {
     sessionFor(target).startWatching();
     playing = video;
     unmuteButton.hidden = !video.muted;
+    body.dataset.video = "playing";
   });
-  video.addEventListener("pause", () => sessionFor(target).stopWatching());
+  video.addEventListener("pause", () => {
+    sessionFor(target).stopWatching();
+    body.dataset.video = "paused";
+  });
 }
 
 function makeVideo(target) {
