@@ -108,7 +108,7 @@ def make_camera_clip(photo: Path, out: Path, *, seconds: int = 6, fps: int = 15)
     )
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     # The arguments are built here from test-controlled paths, never from outside input.
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [
             ffmpeg, "-nostdin", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", table,
