@@ -285,6 +285,10 @@ X_FRAME_OPTIONS = "DENY"
 VIEWER_IP_STORAGE = env_str("VIEWER_IP_STORAGE", "anonymized")
 if VIEWER_IP_STORAGE not in {"anonymized", "none"}:
     raise ImproperlyConfigured(f"VIEWER_IP_STORAGE={VIEWER_IP_STORAGE!r} must be 'anonymized' or 'none'.")
+# Seconds each web process reuses a rendered viewer page (0: off); changes show up this late.
+VIEWER_PAGE_CACHE_SECONDS = env_int("VIEWER_PAGE_CACHE_SECONDS", 10, min_value=0, max_value=300)
+# Page loads are added up per process and written every this many seconds (0: one UPDATE per load).
+VIEWS_FLUSH_SECONDS = env_int("VIEWS_FLUSH_SECONDS", 1, min_value=0, max_value=60)
 # Beacon posts allowed per client IP per minute.
 BEACON_RATE_PER_MINUTE = env_int("BEACON_RATE_PER_MINUTE", 120, min_value=1)
 

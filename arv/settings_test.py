@@ -18,6 +18,10 @@ from arv.settings import STORAGES
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The manifest storage needs `collectstatic`; tests resolve static files from the source tree.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Each test sees its own changes at once; the micro-cache has its own test.
+VIEWER_PAGE_CACHE_SECONDS = 0
+VIEWS_FLUSH_SECONDS = 0
+
 # Static files come from the finders, not a collectstatic run.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

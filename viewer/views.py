@@ -1,17 +1,19 @@
 """The public AR pages a QR code opens, and the friendly pages shown instead of them.
 
-``/v/<uuid>/`` plays one photo and costs three queries: the portrait (with its company, project,
-storage connection and ready MindAR marker, in one query), its playable videos, and the atomic
-views counter. ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
+``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
+project, storage connection, rotation and ready MindAR marker, in one query), its playable
+videos, and the views counter (batched per process, see viewer/counter.py). Rendered pages are
+reused for a few seconds by each process (viewer/pagecache.py). ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
 
 from __future__ import annotations
 
-from django.db.models import F, OuterRef, Prefetch, Subquery
-from django.http import Http404
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -21,6 +23,7 @@ from companies.models import Project
 from content.models import Portrait, Video
 from content.schedules import choose_video
 from markers.models import Job
+from viewer import counter, pagecache
 from viewer.clients import is_bot
 
 NOT_FOUND_AFTER_MS = 15000
@@ -30,15 +33,16 @@ def _load(uuid) -> Portrait:
     marker = Job.objects.filter(portrait=OuterRef("pk"), kind=Job.Kind.MINDAR, status=Job.Status.READY).values(
         "output"
     )[:1]
-    portrait = (
+    # No .first(): its ORDER BY costs more to build than the query takes to run.
+    found = list(
         Portrait.objects.select_related("company__storage_connection", "project", "rotation")
         .annotate(mindar_output=Subquery(marker))
         .filter(unique_id=uuid)
-        .first()
+        .order_by()[:1]
     )
-    if portrait is None:
+    if not found:
         raise Http404
-    return portrait
+    return found[0]
 
 
 def project_unavailable_reason(project: Project, now, company=None) -> str:
@@ -93,22 +97,44 @@ def _target(storage, portrait: Portrait, video: Video) -> dict:
     }
 
 
+def _counts(request) -> bool:
+    return request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
+
+
 @never_cache
 @require_safe
 def page(request, uuid):
+    key = ("page", str(uuid), request.LANGUAGE_CODE)
+    cached = pagecache.get(key)
+    if cached is not None:
+        if cached.portrait_pk and _counts(request):
+            counter.count(cached.portrait_pk, timezone.now())
+        response = HttpResponse(cached.content, status=cached.status, content_type=cached.content_type)
+        add_never_cache_headers(response)
+        return response
+    response, portrait_pk = _render_page(request, uuid)
+    pagecache.put(key, response, portrait_pk=portrait_pk)
+    return response
+
+
+def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
+    """The page and, when it plays, the portrait whose views it counts."""
     portrait = _load(uuid)
     now = timezone.now()
     preview = portrait.preview.url if portrait.preview else ""
     reason = unavailable_reason(portrait, now)
     if reason:
-        return _still_page(request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview)
+        return _still_page(
+            request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview
+        ), None
     video = choose_video(list(portrait.videos.playable()), now, portrait.rotation_rule())
     if video is None or not portrait.mindar_output:
-        return _still_page(
+        still = _still_page(
             request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
         )
-    if request.method == "GET" and not is_bot(request.headers.get("User-Agent", "")):
-        Portrait.objects.filter(pk=portrait.pk).update(views_count=F("views_count") + 1, last_viewed_at=now)
+        return still, None
+    if _counts(request):
+        counter.count(portrait.pk, now)
     storage = storage_for_company(portrait.company)
     config = {
         "markerUrl": storage.url(portrait.mindar_output),
@@ -117,7 +143,8 @@ def page(request, uuid):
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
     title = portrait.title or _("Living photo")
-    return render(request, "viewer/page.html", {"company": portrait.company, "config": config, "title": title})
+    context = {"company": portrait.company, "config": config, "title": title}
+    return render(request, "viewer/page.html", context), portrait.pk
 
 
 @never_cache

@@ -98,3 +98,52 @@ def start_qcluster(*, env: dict[str, str], log_path: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextmanager
+def postgres_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (initdb in a temp dir, run as `postgres`).
+
+    Yields a DATABASE_URL. Used by benchmarks that need the production database; needs the
+    Debian postgresql package and root (initdb refuses to run as root, so it runs as postgres).
+    """
+    import glob
+    import tempfile
+
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not candidates:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    bin_dir = Path(candidates[-1]).parent
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="arv-pg-"))
+    data = work / "data"
+    data.mkdir()
+    shutil.chown(work, "postgres")
+    shutil.chown(data, "postgres")
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_pg, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={work} "
+        "-c fsync=off -c shared_buffers=256MB"
+    )
+    subprocess.run(
+        [*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(work / "log"), "-o", options, "start"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-qc"]
+        subprocess.run([*psql, "CREATE ROLE arv LOGIN PASSWORD 'arv' CREATEDB"], check=True)
+        subprocess.run([*psql, "CREATE DATABASE arv OWNER arv"], check=True)
+        yield f"postgres://arv:arv@127.0.0.1:{port}/arv"
+    finally:
+        subprocess.run(
+            [*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        shutil.rmtree(work, ignore_errors=True)

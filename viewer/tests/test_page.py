@@ -148,3 +148,63 @@ def test_200_concurrent_page_loads_count_exactly_200(live_server, ready_portrait
         statuses = list(pool.map(load, range(200)))
     assert statuses == [200] * 200
     assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200
+
+
+@pytest.mark.django_db
+def test_the_micro_cache_serves_repeat_loads_with_one_query_and_still_counts(
+    client, ready_portrait, settings, django_assert_num_queries, monkeypatch
+):
+    from viewer import pagecache
+
+    settings.VIEWER_PAGE_CACHE_SECONDS = 10
+    pagecache.clear()
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    first = client.get(url, HTTP_USER_AGENT=PHONE)
+    with django_assert_num_queries(1):  # the views counter only
+        second = client.get(url, HTTP_USER_AGENT=PHONE)
+    assert second.content == first.content and second["Cache-Control"] == first["Cache-Control"]
+    with django_assert_num_queries(0):
+        client.get(url, HTTP_USER_AGENT="Googlebot/2.1")
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 2
+    # Another language is another page.
+    assert "Наведите" in client.get(url, HTTP_USER_AGENT=PHONE, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    # Changes show up once the entry ages out.
+    ready_portrait.is_active = False
+    ready_portrait.save()
+    assert (
+        client.get(url, HTTP_USER_AGENT=PHONE).status_code == 200
+        and b"paused" not in client.get(url, HTTP_USER_AGENT=PHONE).content
+    )
+    import time
+
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + 11)
+    assert b"paused" in client.get(url, HTTP_USER_AGENT=PHONE).content
+    pagecache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batched_counting_counts_every_load_exactly_once(live_server, ready_portrait, settings):
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from viewer import counter
+
+    settings.VIEWS_FLUSH_SECONDS = 1
+    url = live_server.url + reverse("viewer:page", args=[ready_portrait.unique_id])
+
+    def load(_):
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": PHONE}), timeout=60) as r:
+            return r.status
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert list(pool.map(load, range(200))) == [200] * 200
+    # The background thread writes the batch within a couple of intervals, without any help.
+    import time
+
+    deadline = time.monotonic() + 10
+    while Portrait.objects.get(pk=ready_portrait.pk).views_count < 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200
+    assert counter.flush() == 0  # nothing left over, nothing counted twice
