@@ -3,7 +3,9 @@
 ``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
 project, storage connection, rotation and ready MindAR marker, in one query), its playable
 videos, and the views counter (batched per process, see viewer/counter.py). Rendered pages are
-reused for a few seconds by each process (viewer/pagecache.py). ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
+reused for a few seconds by each process (viewer/pagecache.py).
+
+``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
 
 from __future__ import annotations
