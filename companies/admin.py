@@ -134,6 +134,7 @@ class CompanyAdmin(admin.ModelAdmin):
             },
         ),
         (_("Storage"), {"fields": ["storage_connection", "storage_prefix"]}),
+        (_("Viewer"), {"fields": ["viewer_engine"]}),
         (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
@@ -164,6 +165,12 @@ class CompanyAdmin(admin.ModelAdmin):
         if not change and not obj.created_by_id:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if change and "viewer_engine" in form.changed_data:
+            from markers.services import refresh_portrait_status
+
+            # Which markers "ready" waits for depends on the engine.
+            for portrait in obj.portraits.select_related("company"):
+                refresh_portrait_status(portrait=portrait)
 
     def has_delete_permission(self, request, obj=None):
         # Deleting a company would orphan its stored files; deactivate it, or delete its projects first.

@@ -126,6 +126,11 @@ class CompanyQuerySet(models.QuerySet):
         )
 
 
+class ViewerEngine(models.TextChoices):
+    MINDAR = "mindar", _("MindAR (recommended)")
+    NFT = "nft", _("AR.js NFT")
+
+
 class Company(models.Model):
     class Tier(models.TextChoices):
         FREE = "free", _("Free")
@@ -166,6 +171,9 @@ class Company(models.Model):
         _("remind days before the subscription expires"), default=14
     )
     monthly_report_opt_out = models.BooleanField(_("no monthly report"), default=False)
+    viewer_engine = models.CharField(
+        _("AR engine"), max_length=8, choices=ViewerEngine.choices, default=ViewerEngine.MINDAR
+    )
     storage_quota_bytes = models.BigIntegerField(
         _("storage quota (bytes)"), default=10 * GIB, validators=[MinValueValidator(0)]
     )

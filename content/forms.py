@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from companies.forms import DateTimeInput
+from companies.models import ViewerEngine
 from content.models import Rotation
 from content.validators import ValidatedImage, ValidatedVideo, validate_image, validate_video
 
@@ -69,6 +70,12 @@ class PortraitUploadForm(CleansUpVideos, PortraitMetaForm):
 
 class PortraitEditForm(PortraitMetaForm):
     is_active = forms.BooleanField(label=_("Active (visitors can see it)"), required=False)
+    viewer_engine = forms.ChoiceField(
+        label=_("AR engine"),
+        required=False,
+        choices=[("", _("The company's setting")), *ViewerEngine.choices],
+        help_text=_("MindAR works on most phones; AR.js NFT is an alternative for photos MindAR finds hard."),
+    )
 
 
 class VideoAddForm(CleansUpVideos, forms.Form):

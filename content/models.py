@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from arv.storage import TenantFileField
-from companies.models import Company, Folder, Project
+from companies.models import Company, Folder, Project, ViewerEngine
 from content.schedules import RotationRule, validate_cron
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
@@ -76,6 +76,8 @@ class Portrait(models.Model):
     stored_bytes = models.BigIntegerField(default=0, editable=False)
 
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
+    # Empty: the company's engine.
+    viewer_engine = models.CharField(_("AR engine"), max_length=8, choices=ViewerEngine.choices, blank=True)
 
     customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
     customer_phone = models.CharField(_("customer phone"), max_length=40, blank=True)
@@ -126,6 +128,10 @@ class Portrait(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def engine(self) -> str:
+        return self.viewer_engine or self.company.viewer_engine
 
     def rotation_rule(self) -> RotationRule:
         """The rotation rule in the company's time zone (a default rule if none was set)."""

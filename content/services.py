@@ -310,6 +310,8 @@ def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
     portrait.save(update_fields=[*fields, "updated_at"])
     if {"is_active", "published_at", "expires_at"} & set(fields):
         _album_changed(portrait.project_id)
+    if "viewer_engine" in fields:
+        _refresh_status(portrait)  # the engine decides which markers "ready" waits for
     return portrait
 
 

@@ -115,7 +115,8 @@ def queue_portrait_jobs(*, portrait: Portrait) -> list[Job]:
 
 
 def portrait_job_kinds(portrait: Portrait) -> list[str]:
-    return [Job.Kind.MINDAR, Job.Kind.PREVIEW]
+    # Both marker kinds for every photo, so switching a company's engine needs no reprocessing.
+    return [Job.Kind.MINDAR, Job.Kind.NFT, Job.Kind.PREVIEW]
 
 
 def queue_video_job(*, video: Video) -> Job:
@@ -275,8 +276,12 @@ def _write(storage, name: str, content) -> int:
         raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+def _output_stem(job: Job) -> str:
+    return f"{job.portrait.storage_dir}/{job.kind}-{uuid.uuid4().hex[:12]}"
+
+
 def _output_name(job: Job, ext: str) -> str:
-    return f"{job.portrait.storage_dir}/{job.kind}-{uuid.uuid4().hex[:12]}.{ext}"
+    return f"{_output_stem(job)}.{ext}"
 
 
 # --- Handlers: one per kind ------------------------------------------------------------------------
@@ -326,6 +331,73 @@ def compile_mindar(job: Job) -> Outcome:
     name = _output_name(job, "mind")
     size = _write(storage, name, ContentFile(result.data))
     return Outcome(name, size, sha256, version, result.reports[0].as_dict())
+
+
+# NFT generation needs ~60 bytes per pixel and time in proportion; photos are tracked from a
+# phone's camera at far below this resolution, so larger ones are scaled down first (the DPI is
+# scaled with them, so the marker's size in millimetres stays the same).
+NFT_MAX_PIXELS = 2_500_000
+
+
+def nft_names(stem: str) -> dict[str, str]:
+    return {ext: f"{stem}.{ext}" for ext in ("iset", "fset", "fset3")}
+
+
+def compile_nft(job: Job) -> Outcome:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from markers import nft
+
+    portrait = job.portrait
+    storage = storage_for_company(portrait.company)
+    sha256 = portrait.image_sha256
+    version = nft.GENERATOR_VERSION
+    source = _reusable(job, sha256, version)
+    if source is job:
+        return Outcome(input_sha256=sha256, compiler_version=version, report=job.report)
+    names = nft_names(_output_stem(job))
+    if source is not None:
+        source_stem = source.output.name.rsplit(".", 1)[0]
+        files = {ext: _read(storage, name) for ext, name in nft_names(source_stem).items()}
+        report = source.report
+    else:
+        data = _read(storage, portrait.image.name)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                dpi = nft.dpi_from_image_info(img.info)
+                rgb = img.convert("RGB")
+        except OSError as exc:
+            raise PermanentJobError(gettext_noop("The photo could not be read to make its AR.js marker.")) from exc
+        pixels = rgb.width * rgb.height
+        if pixels > NFT_MAX_PIXELS:
+            factor = (NFT_MAX_PIXELS / pixels) ** 0.5
+            rgb = rgb.resize(
+                (max(1, round(rgb.width * factor)), max(1, round(rgb.height * factor))), Image.Resampling.LANCZOS
+            )
+            dpi = max(1.0, float(round(dpi * factor)))
+        result = nft.generate_nft(np.asarray(rgb), dpi=dpi)
+        files = {"iset": result.iset, "fset": result.fset, "fset3": result.fset3}
+        report = {
+            "width": result.width,
+            "height": result.height,
+            "dpi": result.dpi,
+            "scales": len(result.scales),
+            "fset_points": sum(scale.fset_points for scale in result.scales),
+            "fset3_points": sum(scale.fset3_points for scale in result.scales),
+        }
+    size = 0
+    written = []
+    try:
+        for ext, name in names.items():
+            size += _write(storage, name, ContentFile(files[ext]))
+            written.append(name)
+    except BaseException:
+        _delete_quietly(storage, written)
+        raise
+    return Outcome(names["iset"], size, sha256, version, report, reused_from=source)
 
 
 def make_preview(job: Job) -> Outcome:
@@ -405,6 +477,7 @@ def process_video(job: Job) -> Outcome:
 
 HANDLERS = {
     Job.Kind.MINDAR: compile_mindar,
+    Job.Kind.NFT: compile_nft,
     Job.Kind.PREVIEW: make_preview,
     Job.Kind.VIDEO: process_video,
 }
@@ -414,9 +487,12 @@ HANDLERS = {
 
 
 def derive_status(portrait: Portrait) -> str:
-    """Ready when the MindAR marker, the preview and at least one video are ready."""
+    """Ready when the MindAR marker (and the NFT one, if the photo plays with AR.js), the
+    preview and at least one video are ready."""
     jobs = {j.kind: j.status for j in portrait.jobs.exclude(kind=Job.Kind.VIDEO)}
     required = [jobs.get(Job.Kind.MINDAR), jobs.get(Job.Kind.PREVIEW)]
+    if portrait.engine == Job.Kind.NFT:
+        required.append(jobs.get(Job.Kind.NFT))
     if Job.Status.FAILED in required:
         return Portrait.Status.FAILED
     video_states = list(portrait.videos.values_list("status", flat=True))

@@ -55,9 +55,9 @@ def test_upload_stores_files_at_tenant_first_paths_and_queues_jobs(
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == portrait.image_bytes + video.size_bytes > 0
     kinds = sorted(Job.objects.filter(portrait=portrait).values_list("kind", flat=True))
-    assert kinds == ["mindar", "preview", "video"]
+    assert kinds == ["mindar", "nft", "preview", "video"]
     assert portrait.status == Portrait.Status.PROCESSING
-    assert len(callbacks) == 3  # one queued task per job, sent only after the commit
+    assert len(callbacks) == 4  # one queued task per job, sent only after the commit
     assert not PendingUpload.objects.exists()
 
 

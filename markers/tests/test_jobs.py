@@ -58,8 +58,9 @@ def test_upload_to_ready_in_process(tenants):
     job = Job.objects.get(portrait=portrait, kind="mindar")
     assert job.status == "ready" and job.compiler_version and job.input_sha256 == portrait.image_sha256
     assert job.output_bytes == job.output.size and job.duration_ms > 0
+    nft = Job.objects.get(portrait=portrait, kind="nft")
     tenants.a.refresh_from_db()
-    assert tenants.a.storage_used_bytes == portrait.image_bytes + job.output_bytes + portrait.preview.size
+    assert tenants.a.storage_used_bytes == portrait.image_bytes + job.output_bytes + nft.output_bytes + portrait.preview.size
 
 
 @pytest.mark.django_db
