@@ -74,9 +74,6 @@ class Features:
     angle: np.ndarray  # float64 holding float32 values
     descriptors: np.ndarray  # uint32, N x 21
 
-    def __len__(self) -> int:
-        return len(self.x)
-
 
 def detect(image: np.ndarray) -> Features:
     """Run the detector on one keyframe (uint8, H x W)."""

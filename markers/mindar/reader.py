@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass
 import msgpack
 
 from .encode import MIND_VERSION, pack_mind
+from .freak import DESCRIPTOR_WORDS
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TARGETS = 1000
 MAX_SIDE = 100_000
 MAX_TREE_DEPTH = 64
-DESCRIPTOR_WORDS = 21
 # Far above anything legitimate (500 points per keyframe, 13 keyframes), far below what would
 # let a small file allocate a huge Python list.
 _MAX_ARRAY = 100_000
