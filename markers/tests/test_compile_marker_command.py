@@ -73,7 +73,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
 
 
 def test_manage_py_exits_non_zero_with_the_message(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "markers.tests.cli_settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "arv.settings_test"}
     ok = subprocess.run(
         [sys.executable, "manage.py", "compile_marker", str(FIXTURES / "card.png"),
          "--out", str(tmp_path / "card.mind")],

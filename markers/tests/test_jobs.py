@@ -60,7 +60,8 @@ def test_upload_to_ready_in_process(tenants):
     assert job.output_bytes == job.output.size and job.duration_ms > 0
     nft = Job.objects.get(portrait=portrait, kind="nft")
     tenants.a.refresh_from_db()
-    assert tenants.a.storage_used_bytes == portrait.image_bytes + job.output_bytes + nft.output_bytes + portrait.preview.size
+    files = portrait.image_bytes + job.output_bytes + nft.output_bytes + portrait.preview.size
+    assert tenants.a.storage_used_bytes == files
 
 
 @pytest.mark.django_db
