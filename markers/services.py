@@ -108,8 +108,13 @@ def queue_job(*, portrait: Portrait, kind: str, video: Video | None = None, forc
 
 
 def queue_portrait_jobs(*, portrait: Portrait) -> list[Job]:
-    jobs = [queue_job(portrait=portrait, kind=kind) for kind in portrait_job_kinds(portrait)]
+    # Queued in the order the photo needs them to become ready: the markers the viewer will load
+    # and the preview, then the videos, and the other engine's marker last.
+    kinds = portrait_job_kinds(portrait)
+    needed = [k for k in kinds if k != Job.Kind.NFT or portrait.engine == Job.Kind.NFT]
+    jobs = [queue_job(portrait=portrait, kind=kind) for kind in needed]
     jobs += [queue_job(portrait=portrait, kind=Job.Kind.VIDEO, video=v) for v in portrait.videos.all()]
+    jobs += [queue_job(portrait=portrait, kind=kind) for kind in kinds if kind not in needed]
     portrait.set_status(derive_status(portrait))
     return jobs
 
