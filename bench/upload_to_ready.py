@@ -83,7 +83,7 @@ def main() -> None:
         from companies.models import Company, Membership, Project
         from content.models import Portrait
 
-        user = get_user_model().objects.create_user("bench", password="x")
+        user = get_user_model().objects.create_user("bench")  # logged in with force_login
         company = Company.objects.create(name="Bench", slug="bench", storage_quota_bytes=50 * 1024**3)
         Membership.objects.create(user=user, company=company, role="owner")
         project = Project.objects.create(company=company, name="Bench", slug="bench")
