@@ -107,10 +107,26 @@ def serve_file(request, storage, name: str):
     return response
 
 
+def company_is_dark(path: str) -> bool:
+    """Whether the file belongs to a company whose content must not be served (deactivated or
+    with an expired subscription): stored names start with the company's path prefix."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from companies.models import Company
+
+    prefix = path.split("/", 1)[0]
+    owner = Q(storage_prefix=prefix) | Q(storage_prefix="", slug=prefix)
+    dark = Q(is_active=False) | Q(subscription_expires_at__lte=timezone.now())
+    return Company.objects.filter(owner & dark).exists()
+
+
 @require_safe
 def media(request, connection_id: int, path: str):
     """Files of a local-disk storage connection (remote backends serve their own URLs)."""
     from companies.models import StorageConnection
 
     connection = get_object_or_404(StorageConnection, pk=connection_id, provider=StorageConnection.Provider.LOCAL)
+    if company_is_dark(path):
+        raise Http404
     return serve_file(request, storage_for_connection(connection), path)

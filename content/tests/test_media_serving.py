@@ -51,3 +51,20 @@ def test_traversal_and_missing_files_are_404(client, stored):
     assert client.get(base + "/alpha/nothing.mp4").status_code == 404
     assert client.get("/media/999999/alpha/x.mp4").status_code == 404
     assert client.post(storage.url(name)).status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", ["inactive", "expired"])
+def test_nothing_of_an_inactive_or_expired_company_is_served(client, stored, tenants, state):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    storage, name, _ = stored
+    assert client.get(storage.url(name)).status_code == 200
+    if state == "inactive":
+        tenants.a.is_active = False
+    else:
+        tenants.a.subscription_expires_at = timezone.now() - timedelta(minutes=1)
+    tenants.a.save()
+    assert client.get(storage.url(name)).status_code == 404

@@ -214,3 +214,23 @@ def test_setup_schedules_is_idempotent():
     assert schedules.count() >= 1
     sweep = schedules.get(func="markers.tasks.sweep")
     assert sweep.schedule_type == Schedule.MINUTES and sweep.minutes == 1
+
+
+@pytest.mark.django_db
+def test_without_ffmpeg_the_original_video_is_served_and_the_admin_says_so(admin_client, tenants, tmp_path, monkeypatch):
+    from content import media as content_media
+    from content.tests import media
+    from content.validators import validate_video
+
+    portrait = upload(tenants)
+    video = validate_video(SimpleUploadedFile("v.mp4", media.mp4_bytes(tmp_path)))
+    row = content_services.add_video(portrait=portrait, video=video)
+    video.cleanup()
+    monkeypatch.setattr(content_media, "ffmpeg_available", lambda: False)
+    assert services.run_job(job_id=Job.objects.get(video=row).pk) == "ready"
+    row.refresh_from_db()
+    assert row.status == "ready" and not row.web_file and row.poster
+    assert row.playback_file.name == row.file.name
+    assert "ffmpeg is not installed" in row.status_message
+    html = admin_client.get(reverse("admin:content_video_changelist")).content.decode()
+    assert "original file (no rendition)" in html and "ffmpeg is not installed" in html
