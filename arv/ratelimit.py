@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.core.cache import cache
 
+logger = logging.getLogger(__name__)
+
+
+def _bucket(key: str, window: int) -> str:
+    return f"rl:{key}:{int(time.time() // window)}"
+
 
 def allow(key: str, *, limit: int, window: int = 60) -> bool:
-    """Count one hit for *key*; False once *limit* hits were counted in the current window."""
-    bucket = f"rl:{key}:{int(time.time() // window)}"
-    if cache.add(bucket, 1, timeout=window + 5):
-        return True
+    """Count one hit for *key*; False once *limit* hits were counted in the current window.
+
+    Fails open: if the cache is unreachable (Redis restarting) requests are allowed rather than
+    turned into errors, because a limiter must never take the site down with it.
+    """
+    bucket = _bucket(key, window)
     try:
-        return cache.incr(bucket) <= limit
-    except ValueError:  # expired between add() and incr()
-        cache.add(bucket, 1, timeout=window + 5)
+        if cache.add(bucket, 1, timeout=window + 5):
+            return True
+        try:
+            return cache.incr(bucket) <= limit
+        except ValueError:  # expired between add() and incr()
+            cache.add(bucket, 1, timeout=window + 5)
+            return True
+    except Exception:
+        logger.warning("rate limiter cache unavailable; allowing %s", key, exc_info=True)
         return True
+
+
+def hits(key: str, *, window: int = 60) -> int:
+    """Hits counted for *key* in the current window (0 if the cache is unreachable)."""
+    try:
+        return int(cache.get(_bucket(key, window)) or 0)
+    except Exception:
+        logger.warning("rate limiter cache unavailable", exc_info=True)
+        return 0
