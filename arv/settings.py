@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "companies.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "arv.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "arv.urls"
@@ -187,6 +188,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Failed log-ins allowed per address and per username before a lockout of LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20, min_value=1)
+LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 8, min_value=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, min_value=1)
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "landing"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
@@ -270,7 +275,11 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _site_is_https)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _site_is_https else 0, min_value=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _site_is_https)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _site_is_https)
+SILENCED_SYSTEM_CHECKS = []
+if _site_is_https and not SECURE_HSTS_PRELOAD:
+    # Opting out of the preload list is a deliberate choice (SECURE_HSTS_PRELOAD=0), not an oversight.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 if BEHIND_PROXY:
     # Only behind a proxy that sets this header itself; otherwise clients could spoof https.

@@ -1,15 +1,61 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from arv.ratelimit import allow, hits
+from viewer.clients import client_ip
 
 
 def landing(request):
     return render(request, "landing.html")
 
 
+class LoginView(auth_views.LoginView):
+    """Django's login with a brake on guessing: after LOGIN_FAILURES_PER_IP failed attempts from
+    an address, or LOGIN_FAILURES_PER_USER on one username, within LOGIN_LOCKOUT_MINUTES, further
+    attempts are refused without checking the password (HTTP 429)."""
+
+    def _keys(self):
+        username = (self.request.POST.get("username") or "").strip().lower()[:150]
+        return (
+            (f"login-ip:{client_ip(self.request)}", settings.LOGIN_FAILURES_PER_IP),
+            (f"login-user:{username}", settings.LOGIN_FAILURES_PER_USER),
+        )
+
+    def post(self, request, *args, **kwargs):
+        window = settings.LOGIN_LOCKOUT_MINUTES * 60
+        if any(hits(key, window=window) >= limit for key, limit in self._keys()):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(
+                None,
+                _("Too many failed attempts. Wait %(minutes)d minutes, or reset your password.")
+                % {"minutes": settings.LOGIN_LOCKOUT_MINUTES},
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        window = settings.LOGIN_LOCKOUT_MINUTES * 60
+        for key, limit in self._keys():
+            allow(key, limit=limit, window=window)
+        return super().form_invalid(form)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
-    """The reset e-mail links to SITE_URL, never to whatever Host header the client sent."""
+    """The reset e-mail links to SITE_URL, never to whatever Host header the client sent; and an
+    address cannot be flooded with reset e-mails."""
 
     @property
     def extra_email_context(self):
         return {"site_url": settings.SITE_URL, "site_name": settings.SITE_NAME}
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].lower()
+        if not allow(f"reset:{email}", limit=3, window=3600) or not allow(
+            f"reset-ip:{client_ip(self.request)}", limit=20, window=3600
+        ):
+            # Same answer as a normal request: whether the address exists stays secret.
+            return super(auth_views.PasswordResetView, self).form_valid(form)
+        return super().form_valid(form)

@@ -28,6 +28,8 @@ class CachedPage:
     content_type: str
     portrait_pk: int | None  # set when a load of this page counts as a view
     expires: float
+    csp_extra: dict
+    permissions_policy: str | None
 
 
 _lock = threading.Lock()
@@ -53,7 +55,13 @@ def put(key: tuple, response, *, portrait_pk: int | None) -> None:
     if seconds <= 0 or response.streaming:
         return
     page = CachedPage(
-        response.content, response.status_code, response["Content-Type"], portrait_pk, time.monotonic() + seconds
+        response.content,
+        response.status_code,
+        response["Content-Type"],
+        portrait_pk,
+        time.monotonic() + seconds,
+        getattr(response, "csp_extra", {}),
+        getattr(response, "permissions_policy", None),
     )
     with _lock:
         _pages[key] = page

@@ -10,16 +10,22 @@ reused for a few seconds by each process (viewer/pagecache.py).
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from arv.csp import add_csp, script_hash
 from arv.storage import storage_for_company
 from companies.models import Project
 from content.models import Portrait, Video
@@ -112,6 +118,9 @@ def page(request, uuid):
         if cached.portrait_pk and _counts(request):
             counter.count(cached.portrait_pk, timezone.now())
         response = HttpResponse(cached.content, status=cached.status, content_type=cached.content_type)
+        response.csp_extra = cached.csp_extra
+        if cached.permissions_policy:
+            response.permissions_policy = cached.permissions_policy
         add_never_cache_headers(response)
         return response
     response, portrait_pk = _render_page(request, uuid)
@@ -145,8 +154,36 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
     title = portrait.title or _("Living photo")
-    context = {"company": portrait.company, "config": config, "title": title}
-    return render(request, "viewer/page.html", context), portrait.pk
+    return _ar_page(request, company=portrait.company, config=config, title=title), portrait.pk
+
+
+# The viewer may use the camera and play media; nothing else (WebGL needs no permission).
+VIEWER_PERMISSIONS = (
+    "camera=(self), autoplay=(self), fullscreen=(self), microphone=(), geolocation=(), payment=(), usb=()"
+)
+
+
+@lru_cache(maxsize=1)
+def importmap() -> str:
+    """Where the page's bare module names resolve; allowed by its hash in the page's CSP."""
+    return json.dumps(
+        {
+            "imports": {
+                "three": static("vendor/three/build/three.module.min.js"),
+                "three/addons/renderers/CSS3DRenderer.js": static("vendor/three/addons/renderers/CSS3DRenderer.js"),
+                "mindar-image-three": static("vendor/mind-ar/mindar-image-three.prod.js"),
+            }
+        },
+        separators=(",", ":"),
+    )
+
+
+def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
+    imports = importmap()
+    context = {"company": company, "config": config, "title": title, "importmap": mark_safe(imports)}  # noqa: S308
+    response = render(request, "viewer/page.html", context)
+    add_csp(response, script_src=(script_hash(imports),), permissions=VIEWER_PERMISSIONS)
+    return response
 
 
 @never_cache
@@ -188,4 +225,4 @@ def album(request, uuid):
         "targets": targets,
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
-    return render(request, "viewer/page.html", {"company": project.company, "config": config, "title": project.name})
+    return _ar_page(request, company=project.company, config=config, title=project.name)

@@ -93,10 +93,7 @@ def make_camera_clip(photo: Path, out: Path, *, seconds: int = 6, fps: int = 15)
     """A 640x480 MJPEG clip of ``photo`` printed on white paper, lying on a table in front of a
     slightly moving hand-held camera: a brown noisy background, the print about 400 px wide with
     a white border, turned a few degrees and drifting by up to 10 px, light noise on top."""
-    table = (
-        f"color=c=0x6b4f3a:s=640x480:r={fps}:d={seconds},"
-        "noise=alls=25:allf=t,boxblur=2,format=rgba"
-    )
+    table = f"color=c=0x6b4f3a:s=640x480:r={fps}:d={seconds},noise=alls=25:allf=t,boxblur=2,format=rgba"
     printed = (
         "[1:v]scale=w=400:h=380:force_original_aspect_ratio=decrease,"
         "pad=iw+24:ih+24:12:12:color=white,format=rgba,"
@@ -110,12 +107,34 @@ def make_camera_clip(photo: Path, out: Path, *, seconds: int = 6, fps: int = 15)
     # The arguments are built here from test-controlled paths, never from outside input.
     subprocess.run(
         [
-            ffmpeg, "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", table,
-            "-loop", "1", "-framerate", str(fps), "-i", str(photo),
-            "-filter_complex", f"{printed};{scene}",
-            "-t", str(seconds), "-r", str(fps),
-            "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", str(out),
+            ffmpeg,
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            table,
+            "-loop",
+            "1",
+            "-framerate",
+            str(fps),
+            "-i",
+            str(photo),
+            "-filter_complex",
+            f"{printed};{scene}",
+            "-t",
+            str(seconds),
+            "-r",
+            str(fps),
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "3",
+            "-f",
+            "mjpeg",
+            str(out),
         ],
         check=True,
     )
@@ -148,8 +167,12 @@ def static_server(routes: Mapping[str, Path]) -> Iterator[str]:
     Paths that escape their directory are not served.
     """
     handler = type("Handler", (_RoutedHandler,), {"routes": dict(routes)})
-    handler.extensions_map = {**handler.extensions_map, ".js": "text/javascript",
-                              ".mjs": "text/javascript", ".mind": "application/octet-stream"}
+    handler.extensions_map = {
+        **handler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".mind": "application/octet-stream",
+    }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

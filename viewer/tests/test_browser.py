@@ -52,17 +52,21 @@ def ready_upload(client, tenants, tmp_path):
 def open_page(context, url):
     page = context.new_page()
     page.goto(url)
-    page.wait_for_function("document.body.dataset.arState !== 'loading'", timeout=START_TIMEOUT_MS)
+    # Selectors, not wait_for_function: the page's CSP forbids the eval Playwright would use.
+    page.wait_for_selector("body:not([data-ar-state='loading'])", state="attached", timeout=START_TIMEOUT_MS)
     return page
 
 
 def test_the_printed_photo_is_found_and_its_video_plays(live_server, ready_upload, tmp_path):
     clip = make_camera_clip(FIXTURES / "coffee_1000.jpg", tmp_path / "camera.mjpeg")
     with chromium(clip, tmp_path / "profile") as context:
+        violations = []
+        context.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
         page = open_page(context, live_server.url + ready_upload.get_public_url())
-        page.wait_for_function("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT_MS)
-        page.wait_for_function("document.body.dataset.video === 'playing'", timeout=15_000)
+        page.wait_for_selector("body[data-ar-state='found']", state="attached", timeout=FOUND_TIMEOUT_MS)
+        page.wait_for_selector("body[data-video='playing']", state="attached", timeout=15_000)
         page.close()  # pagehide sends the beacon
+    assert violations == []  # the strict policy lets MindAR, three.js and the video run
     from viewer.models import ViewSession
 
     session = ViewSession.objects.get(portrait=ready_upload)
