@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -13,8 +14,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from companies.models import Company, Folder, Membership, Notification, Project, StorageConnection
-from companies.services import check_storage_connection
+from companies.models import (
+    Company,
+    Folder,
+    Membership,
+    Notification,
+    Project,
+    StorageConnection,
+    StorageMove,
+)
+from companies.services import check_storage_connection, queue_storage_move, start_storage_move
 
 
 class ExpiryFilter(admin.SimpleListFilter):
@@ -75,6 +84,12 @@ def _extend_action(modeladmin, request, queryset, *, method: str, what: str):
     )
 
 
+class MoveStorageForm(forms.Form):
+    target = forms.ModelChoiceField(
+        label=_("Move the files to"), queryset=StorageConnection.objects.filter(is_active=True), empty_label=None
+    )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -113,7 +128,7 @@ class CompanyAdmin(admin.ModelAdmin):
     raw_id_fields = ["created_by"]
     readonly_fields = ["storage_used_bytes", "created_at", "updated_at"]
     inlines = [MembershipInline, ProjectInline]
-    actions = ["activate", "deactivate", "extend_subscription"]
+    actions = ["activate", "deactivate", "extend_subscription", "move_storage"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "notes"]}),
         (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone"]}),
@@ -130,7 +145,16 @@ class CompanyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Storage"), {"fields": ["storage_connection", "storage_prefix"]}),
+        (
+            _("Storage"),
+            {
+                "fields": ["storage_connection", "storage_prefix"],
+                "description": _(
+                    "Once a company has files, its storage changes only through the action "
+                    "“Move to another storage…”, which copies the files first."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
@@ -156,6 +180,14 @@ class CompanyAdmin(admin.ModelAdmin):
             filesizeformat(obj.storage_quota_bytes),
             pct,
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Repointing a company with files would leave them behind: its rows would name files the
+        # new storage does not have.
+        if obj is not None and (obj.portraits.exists() or obj.storage_moves.exclude(status="done").exists()):
+            fields.append("storage_connection")
+        return fields
 
     def save_model(self, request, obj, form, change):
         if not change and not obj.created_by_id:
@@ -184,6 +216,39 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Extend the subscription by N months…"))
     def extend_subscription(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
+
+    @admin.action(description=_("Move to another storage…"))
+    def move_storage(self, request, queryset):
+        """Ask for the target, then start (or resume) each company's move in a worker."""
+        form = MoveStorageForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return render(
+                request,
+                "admin/companies/move_storage.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Move the files of these companies"),
+                    "objects": queryset.select_related("storage_connection"),
+                    "form": form,
+                    "action": request.POST["action"],
+                    "opts": self.model._meta,
+                },
+            )
+        target = form.cleaned_data["target"]
+        for company in queryset:
+            try:
+                move = start_storage_move(company=company, target=target, requested_by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                continue
+            queue_storage_move(move)
+            self.message_user(
+                request,
+                _("%(company)s: moving to %(target)s in the background; progress is under “Storage moves”.")
+                % {"company": company, "target": target},
+                messages.SUCCESS,
+            )
+        return None
 
 
 class StorageConnectionForm(forms.ModelForm):
@@ -323,6 +388,50 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).update(is_default=False)
             StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=timezone.now())
         self.message_user(request, _("%(name)s is now the platform default.") % {"name": connection})
+
+
+@admin.register(StorageMove)
+class StorageMoveAdmin(admin.ModelAdmin):
+    """Progress of moves; read-only: moves are started and resumed by the Company action or the
+    `move_company_storage` command."""
+
+    list_display = ["company", "source", "target", "status", "progress", "error", "created_at", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["company", "source", "target"]
+    search_fields = ["company__name", "company__slug"]
+    fields = [
+        "company",
+        "source",
+        "target",
+        "status",
+        "progress",
+        "error",
+        "requested_by",
+        "created_at",
+        "switched_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _files=Count("files"),
+                _copied=Count("files", filter=Q(files__state__in=["copied", "deleted"])),
+            )
+        )
+
+    @admin.display(description=_("files copied"))
+    def progress(self, obj):
+        return f"{obj._copied} / {obj._files}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Project)
