@@ -209,7 +209,9 @@ def check_storage_connection(connection: StorageConnection) -> str:
         if not error and storage.exists(saved):
             error = _("The probe file could not be deleted.")
     except Exception as exc:
-        error = redact(f"{type(exc).__name__}: {exc}", connection)[:500]
+        # StorageUnavailable already names the backend's own error; others need their type.
+        text = str(exc) if isinstance(exc, StorageUnavailable) else f"{type(exc).__name__}: {exc}"
+        error = redact(text, connection)[:500]
     connection.record_test(error=error)
     if error:
         logger.warning("storage connection %s failed its test: %s", connection.pk, error)

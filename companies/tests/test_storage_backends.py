@@ -1,6 +1,7 @@
 """Each storage backend against a real server: the Storage API callers rely on, and its URLs."""
 
 import hashlib
+import logging
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -141,6 +142,15 @@ def test_an_unreachable_backend_is_storage_unavailable(own_s3_server, own_yandex
         for call in (lambda s: s.save("a.jpg", ContentFile(b"x")), lambda s: s.open("a.jpg"), lambda s: s.exists("a")):
             with pytest.raises(StorageUnavailable):
                 call(storage)
+
+
+def test_client_library_logs_are_scrubbed_of_known_secrets(caplog):
+    import arv.yandex_storage  # noqa: F401 - installs the filter on yadisk's logger
+    from arv.storage import remember_secrets
+
+    remember_secrets(["y0_token-seen-in-a-server-error"])
+    logging.getLogger("yadisk").info("got UnauthorizedError: token %s is invalid", "y0_token-seen-in-a-server-error")
+    assert "token ******** is invalid" in caplog.text and "y0_token" not in caplog.text
 
 
 def test_s3_settings_from_a_connection():
