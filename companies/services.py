@@ -307,7 +307,8 @@ def copy_verified(source, target, name: str) -> tuple[int, str]:
 @transaction.atomic
 def start_storage_move(*, company: Company, target: StorageConnection, requested_by=None) -> StorageMove:
     """The company's unfinished move to *target*, or a new one from the storage it uses now."""
-    company = Company.objects.select_for_update().select_related("storage_connection").get(pk=company.pk)
+    # No select_related: PostgreSQL cannot lock the nullable side of the outer join.
+    company = Company.objects.select_for_update().get(pk=company.pk)
     move = company.storage_moves.exclude(status=StorageMove.Status.DONE).select_related("target").first()
     if move is not None:
         if move.target_id != target.pk:
@@ -481,12 +482,11 @@ class _MoveStep:
         """Point the company at the target, in the same transaction that records the switch."""
         now = timezone.now()
         with transaction.atomic():
-            company = (
-                Company.objects.select_for_update().select_related("storage_connection").get(pk=self.move.company_id)
-            )
+            # No select_related: PostgreSQL cannot lock the nullable side of the outer join.
+            company = Company.objects.select_for_update().get(pk=self.move.company_id)
             # Read fresh, not through the per-process cache of the platform default.
-            current = company.storage_connection or StorageConnection.get_default()
-            if current.pk != self.move.source_id:
+            current_id = company.storage_connection_id or StorageConnection.get_default().pk
+            if current_id != self.move.source_id:
                 raise StorageMoveError(
                     _("The company's storage was changed while its files were being copied; start a new move.")
                 )
