@@ -290,6 +290,29 @@ class StorageConnectionForm(forms.ModelForm):
             )
         for name in self.OPTION_FIELDS:
             self.fields[name].initial = self.instance.options.get(name)
+        self.fields["base_path"].help_text = _(
+            "Local disk: a folder (a relative one is inside MEDIA_ROOT). S3: a key prefix inside the "
+            "bucket. Yandex Disk: a folder such as disk:/ARV, or app:/ for the application's folder."
+        )
+
+    def clean(self):
+        data = super().clean()
+        provider = data.get("provider")
+        if provider == StorageConnection.Provider.S3 and not data.get("bucket"):
+            self.add_error("bucket", _("An S3-compatible connection needs a bucket."))
+        if provider == StorageConnection.Provider.YANDEX_DISK and not self._will_have_secret("oauth_token"):
+            self.add_error("oauth_token", _("A Yandex Disk connection needs an OAuth token."))
+        return data
+
+    def _will_have_secret(self, key: str) -> bool:
+        if self.cleaned_data.get(key):
+            return True
+        if self.cleaned_data.get("clear_credentials") or not self.instance.has_credentials:
+            return False
+        try:
+            return bool(self.instance.credentials.get(key))
+        except Exception:
+            return False  # unreadable with the current keys: it has to be entered again
 
     def save(self, commit=True):
         connection = super().save(commit=False)
@@ -384,10 +407,30 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
             return
         connection = queryset.get()
+        now = timezone.now()
         with transaction.atomic():
-            StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).update(is_default=False)
-            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=timezone.now())
+            previous = StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).first()
+            pinned = 0
+            if previous is not None:
+                # Companies following the default have their files on the old one; only a move
+                # copies files, so they stay there and only new companies follow the new default.
+                pinned = Company.objects.filter(storage_connection__isnull=True).update(
+                    storage_connection=previous, updated_at=now
+                )
+                StorageConnection.objects.filter(pk=previous.pk).update(is_default=False, updated_at=now)
+            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=now)
         self.message_user(request, _("%(name)s is now the platform default.") % {"name": connection})
+        if pinned:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d company keeps its files on %(old)s; use “Move to another storage…” to move them.",
+                    "%(n)d companies keep their files on %(old)s; use “Move to another storage…” to move them.",
+                    pinned,
+                )
+                % {"n": pinned, "old": previous},
+                messages.WARNING,
+            )
 
 
 @admin.register(StorageMove)
