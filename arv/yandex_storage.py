@@ -5,8 +5,9 @@ links: an upload href to PUT the bytes to, a download href to GET them from. Tho
 their own authority, so the token is sent to the API only. Bytes are moved with ``requests``
 directly rather than yadisk's helpers because:
 
-- uploads: Yandex answers 202 (accepted, still being stored) as well as 201, and yadisk treats
-  anything but 201 as a failure; yadisk also logs each upload href, a bearer link;
+- uploads: Yandex's uploader may answer 202 (received, still being stored on Disk) instead of 201,
+  and yadisk treats anything but 201 as a failure (the file may then take a moment to appear, which
+  callers already retry); yadisk also logs each upload href, a bearer link;
 - downloads: serving video needs HTTP Range (seeking, iOS playback), so files are read lazily, one
   ranged GET from the current position, instead of downloaded whole.
 
