@@ -113,7 +113,7 @@ def media_base_url(connection_id: int) -> str:
 
 
 def split_public_base_url(url: str) -> tuple[str, str]:
-    """ "https://cdn.example.com/photos/" → ("https:", "cdn.example.com/photos"), S3Storage's form."""
+    """S3Storage's (url_protocol, custom_domain) for a public base URL: ("https:", "cdn.example.com/p")."""
     scheme, _, rest = url.partition("://")
     if not rest:
         raise ValueError(f"{url!r} is not an absolute URL")
