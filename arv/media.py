@@ -14,9 +14,10 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import http_date
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from arv.storage import storage_for_connection
+from arv.storage import StorageUnavailable, storage_for_connection
 
 SAFE_TYPES = {
     "jpg": "image/jpeg",
@@ -67,13 +68,37 @@ def _headers(response, name: str, content_type: str) -> None:
         response["Content-Disposition"] = f'attachment; filename="{name.rsplit("/", 1)[-1]}"'
 
 
+def _last_modified(storage, name: str, fh):
+    # Remote files know it from the metadata call that opened them; asking again costs a round trip.
+    modified = getattr(fh, "modified_time", None)
+    if modified is not None:
+        return modified
+    try:
+        return storage.get_modified_time(name)
+    except (NotImplementedError, OSError, AttributeError, StorageUnavailable):
+        return None
+
+
+def storage_unavailable_response() -> HttpResponse:
+    response = HttpResponse(
+        _("The file storage is not reachable right now. Please try again in a few minutes."),
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "30"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def serve_file(request, storage, name: str):
     """Stream *name* from *storage*, honouring a single-range Range header."""
     try:
-        size = storage.size(name)
         fh = storage.open(name, "rb")
+        size = fh.size
     except (FileNotFoundError, SuspiciousFileOperation, IsADirectoryError):
         raise Http404 from None
+    except StorageUnavailable:
+        return storage_unavailable_response()
     content_type = content_type_for(name)
     header = request.headers.get("Range", "")
     match = _RANGE.match(header.strip()) if header else None
@@ -99,11 +124,9 @@ def serve_file(request, storage, name: str):
         response = FileResponse(fh, content_type=content_type)
         response["Content-Length"] = str(size)
     _headers(response, name, content_type)
-    try:
-        modified = storage.get_modified_time(name)
+    modified = _last_modified(storage, name, fh)
+    if modified is not None:
         response["Last-Modified"] = http_date(modified.timestamp())
-    except (NotImplementedError, OSError, AttributeError):
-        pass
     return response
 
 
@@ -123,10 +146,15 @@ def company_is_dark(path: str) -> bool:
 
 @require_safe
 def media(request, connection_id: int, path: str):
-    """Files of a local-disk storage connection (remote backends serve their own URLs)."""
+    """Files of the connections streamed through the app: local disk and Yandex Disk.
+
+    S3-compatible connections are not served here: their URLs are presigned or public links that
+    browsers fetch from the bucket (or its CDN) directly.
+    """
     from companies.models import StorageConnection
 
-    connection = get_object_or_404(StorageConnection, pk=connection_id, provider=StorageConnection.Provider.LOCAL)
+    streamed = [StorageConnection.Provider.LOCAL, StorageConnection.Provider.YANDEX_DISK]
+    connection = get_object_or_404(StorageConnection, pk=connection_id, provider__in=streamed)
     if company_is_dark(path):
         raise Http404
     return serve_file(request, storage_for_connection(connection), path)

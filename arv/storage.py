@@ -6,12 +6,20 @@ storage connection changes where all of its files go without touching any caller
 
 Storages are built once per connection and cached per process; the cache entry is keyed by the
 connection's ``updated_at`` so an edited connection is rebuilt on next use.
+
+Whatever the backend, callers see the same two failure modes: ``FileNotFoundError`` for a file that
+is not there (permanent), and :class:`StorageUnavailable` for everything else the backend can throw
+(transient: network, credentials, a full disk). Messages never carry a stored secret.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,21 +36,240 @@ _storages: dict[int, tuple[object, Storage]] = {}
 _default: tuple[float, StorageConnection] | None = None
 # How long a process trusts its idea of which connection is the platform default.
 DEFAULT_CONNECTION_TTL = 30.0
+# Presigned S3 links live this long unless the connection says otherwise.
+DEFAULT_URL_EXPIRY_SECONDS = 3600
+# Files are immutable under random names, so any cache may keep them forever.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# An S3 object read for processing stays in memory up to this size, then spills to a temp file.
+S3_READ_MEMORY_BYTES = 16 * 1024 * 1024
+REDACTED = "********"
 
 
 class StorageUnavailable(Exception):
     """The storage backend could not be reached or refused the operation (transient)."""
 
 
+# --- Secrets never leave in messages ------------------------------------------------------------
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """*text* with every secret of at least 4 characters replaced (shorter ones match too much)."""
+    for secret in sorted((s for s in secrets if isinstance(s, str) and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+_known_secrets: set[str] = set()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Secrets of every storage this process built, for :class:`RedactSecretsFilter`."""
+    with _lock:
+        _known_secrets.update(v for v in values if isinstance(v, str) and len(v) >= 4)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Scrub stored credentials from records of chatty client libraries (yadisk logs the error
+    descriptions servers send back, and some servers echo the token they were given)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with _lock:
+            secrets = list(_known_secrets)
+        if secrets:
+            message = record.getMessage()
+            cleaned = redact_secrets(message, secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+@contextmanager
+def translated_errors(secrets: Iterable[str], *library_errors: type[BaseException]) -> Iterator[None]:
+    """Turn *library_errors* and OSError (except a missing file) into StorageUnavailable.
+
+    ``from None``: the library's exception, whose text may hold a secret, must not ride along in
+    tracebacks that end up in logs and in jobs' error details.
+    """
+    try:
+        yield
+    except (FileNotFoundError, StorageUnavailable):
+        raise
+    except (OSError, *library_errors) as exc:
+        raise StorageUnavailable(redact_secrets(f"{type(exc).__name__}: {exc}", secrets)) from None
+
+
+# --- Backends -------------------------------------------------------------------------------------
+
+
+def _local_storage(connection: StorageConnection) -> Storage:
+    base = Path(connection.base_path) if connection.base_path else Path()
+    location = base if base.is_absolute() else Path(settings.MEDIA_ROOT) / base
+    return FileSystemStorage(location=location, base_url=media_base_url(connection.pk))
+
+
+def media_base_url(connection_id: int) -> str:
+    """Where ``arv.media`` serves the files of a connection it streams (local disk, Yandex Disk)."""
+    return f"{settings.MEDIA_URL}{connection_id}/"
+
+
+def split_public_base_url(url: str) -> tuple[str, str]:
+    """S3Storage's (url_protocol, custom_domain) for a public base URL: ("https:", "cdn.example.com/p")."""
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        raise ValueError(f"{url!r} is not an absolute URL")
+    return f"{scheme}:", rest.rstrip("/")
+
+
+def s3_settings(*, bucket: str, base_path: str, options: dict, credentials: dict) -> dict:
+    """Keyword arguments for django-storages' S3Storage from a connection's fields."""
+    from botocore.config import Config
+
+    public = options.get("public_base_url") or ""
+    protocol, domain = split_public_base_url(public) if public else ("https:", None)
+    return {
+        "bucket_name": bucket,
+        # The connection's base path is a key prefix; company prefixes come after it.
+        "location": base_path.strip("/"),
+        "endpoint_url": options.get("endpoint_url") or None,
+        "region_name": options.get("region") or None,
+        "access_key": credentials.get("access_key_id") or None,
+        "secret_key": credentials.get("secret_access_key") or None,
+        # A public base URL (CDN) gives plain links; without one every link is presigned.
+        "custom_domain": domain,
+        "url_protocol": protocol,
+        "querystring_auth": True,
+        "querystring_expire": int(options.get("url_expiry_seconds") or DEFAULT_URL_EXPIRY_SECONDS),
+        # Names are random and callers check the name they get back: never overwrite silently.
+        "file_overwrite": False,
+        "default_acl": None,
+        "max_memory_size": S3_READ_MEMORY_BYTES,
+        "object_parameters": {"CacheControl": IMMUTABLE_CACHE_CONTROL},
+        "client_config": Config(
+            s3={"addressing_style": options.get("addressing_style") or "auto"},
+            signature_version="s3v4",
+            # A dead endpoint must fail an upload in seconds, not after botocore's long default back-off.
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
+    }
+
+
+@functools.cache
+def _s3_storage_class():
+    # Imported on first use: boto3 costs a fifth of a second at start-up of every process.
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    from s3transfer import exceptions as transfer
+    from storages.backends.s3 import S3Storage
+
+    from arv.media import content_type_for
+
+    library_errors = (
+        BotoCoreError,
+        ClientError,
+        Boto3Error,
+        transfer.RetriesExceededError,
+        transfer.S3DownloadFailedError,
+        transfer.S3UploadFailedError,
+    )
+
+    class CompanyS3Storage(S3Storage):
+        """S3Storage whose failures are FileNotFoundError or StorageUnavailable, never botocore's."""
+
+        def __init__(self, *, secrets: Iterable[str] = (), **kwargs):
+            self._secrets = tuple(secrets)
+            super().__init__(**kwargs)
+
+        def _errors(self):
+            return translated_errors(self._secrets, *library_errors)
+
+        def _open(self, name, mode="rb"):
+            with self._errors():
+                fh = super()._open(name, mode)
+                if "r" in mode:
+                    # Download now, so a failure surfaces here (translated), not in a later read().
+                    fh.file  # noqa: B018
+                return fh
+
+        def _save(self, name, content):
+            with self._errors():
+                return super()._save(name, content)
+
+        def _get_write_parameters(self, name, content=None):
+            # The same whitelist as local serving: an uploaded name can never become HTML.
+            return {**super()._get_write_parameters(name, content), "ContentType": content_type_for(name)}
+
+        def delete(self, name):
+            with self._errors():
+                return super().delete(name)
+
+        def exists(self, name):
+            with self._errors():
+                return super().exists(name)
+
+        def listdir(self, path):
+            with self._errors():
+                return super().listdir(path)
+
+        def size(self, name):
+            with self._errors():
+                return super().size(name)
+
+        def get_modified_time(self, name):
+            with self._errors():
+                try:
+                    return super().get_modified_time(name)
+                except ClientError as exc:
+                    if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                        raise FileNotFoundError(name) from None
+                    raise
+
+        def url(self, name, parameters=None, expire=None, http_method=None):
+            with self._errors():
+                return super().url(name, parameters, expire, http_method)
+
+    return CompanyS3Storage
+
+
+def _s3_storage(connection: StorageConnection) -> Storage:
+    credentials = connection.credentials
+    secrets = [v for v in credentials.values() if isinstance(v, str)]
+    remember_secrets(secrets)
+    return _s3_storage_class()(
+        secrets=secrets,
+        **s3_settings(
+            bucket=connection.bucket,
+            base_path=connection.base_path,
+            options=connection.options,
+            credentials=credentials,
+        ),
+    )
+
+
+def _yandex_disk_storage(connection: StorageConnection) -> Storage:
+    from arv.yandex_storage import YandexDiskStorage
+
+    token = connection.credentials.get("oauth_token", "")
+    remember_secrets([token])
+    return YandexDiskStorage(token=token, base_path=connection.base_path, base_url=media_base_url(connection.pk))
+
+
 def build_storage(connection: StorageConnection) -> Storage:
-    """A fresh Storage for *connection*; raises ValueError for a provider this build lacks."""
+    """A fresh Storage for *connection*. Nothing is contacted until the first file operation."""
     from companies.models import StorageConnection
 
-    if connection.provider == StorageConnection.Provider.LOCAL:
-        base = Path(connection.base_path) if connection.base_path else Path()
-        location = base if base.is_absolute() else Path(settings.MEDIA_ROOT) / base
-        return FileSystemStorage(location=location, base_url=f"{settings.MEDIA_URL}{connection.pk}/")
-    raise ValueError(f"Storage provider {connection.provider!r} is not supported yet.")
+    builders = {
+        StorageConnection.Provider.LOCAL: _local_storage,
+        StorageConnection.Provider.S3: _s3_storage,
+        StorageConnection.Provider.YANDEX_DISK: _yandex_disk_storage,
+    }
+    if connection.provider not in builders:
+        raise ValueError(f"Storage provider {connection.provider!r} is not supported.")
+    return builders[connection.provider](connection)
+
+
+# --- Routing and the per-process cache ------------------------------------------------------------
 
 
 def storage_for_connection(connection: StorageConnection) -> Storage:

@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -13,8 +14,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from companies.models import Company, Folder, Membership, Notification, Project, StorageConnection
-from companies.services import check_storage_connection
+from companies.models import (
+    Company,
+    Folder,
+    Membership,
+    Notification,
+    Project,
+    StorageConnection,
+    StorageMove,
+)
+from companies.services import check_storage_connection, queue_storage_move, start_storage_move
 
 
 class ExpiryFilter(admin.SimpleListFilter):
@@ -75,6 +84,12 @@ def _extend_action(modeladmin, request, queryset, *, method: str, what: str):
     )
 
 
+class MoveStorageForm(forms.Form):
+    target = forms.ModelChoiceField(
+        label=_("Move the files to"), queryset=StorageConnection.objects.filter(is_active=True), empty_label=None
+    )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -113,7 +128,7 @@ class CompanyAdmin(admin.ModelAdmin):
     raw_id_fields = ["created_by"]
     readonly_fields = ["storage_used_bytes", "created_at", "updated_at"]
     inlines = [MembershipInline, ProjectInline]
-    actions = ["activate", "deactivate", "extend_subscription"]
+    actions = ["activate", "deactivate", "extend_subscription", "move_storage"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "notes"]}),
         (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone", "language"]}),
@@ -133,7 +148,16 @@ class CompanyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Storage"), {"fields": ["storage_connection", "storage_prefix"]}),
+        (
+            _("Storage"),
+            {
+                "fields": ["storage_connection", "storage_prefix"],
+                "description": _(
+                    "Once a company has files, its storage changes only through the action "
+                    "“Move to another storage…”, which copies the files first."
+                ),
+            },
+        ),
         (_("Viewer"), {"fields": ["viewer_engine"]}),
         (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
@@ -160,6 +184,14 @@ class CompanyAdmin(admin.ModelAdmin):
             filesizeformat(obj.storage_quota_bytes),
             pct,
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Repointing a company with files would leave them behind: its rows would name files the
+        # new storage does not have.
+        if obj is not None and (obj.portraits.exists() or obj.storage_moves.exclude(status="done").exists()):
+            fields.append("storage_connection")
+        return fields
 
     def save_model(self, request, obj, form, change):
         if not change and not obj.created_by_id:
@@ -194,6 +226,39 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Extend the subscription by N months…"))
     def extend_subscription(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
+
+    @admin.action(description=_("Move to another storage…"))
+    def move_storage(self, request, queryset):
+        """Ask for the target, then start (or resume) each company's move in a worker."""
+        form = MoveStorageForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return render(
+                request,
+                "admin/companies/move_storage.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Move the files of these companies"),
+                    "objects": queryset.select_related("storage_connection"),
+                    "form": form,
+                    "action": request.POST["action"],
+                    "opts": self.model._meta,
+                },
+            )
+        target = form.cleaned_data["target"]
+        for company in queryset:
+            try:
+                move = start_storage_move(company=company, target=target, requested_by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                continue
+            queue_storage_move(move)
+            self.message_user(
+                request,
+                _("%(company)s: moving to %(target)s in the background; progress is under “Storage moves”.")
+                % {"company": company, "target": target},
+                messages.SUCCESS,
+            )
+        return None
 
 
 class StorageConnectionForm(forms.ModelForm):
@@ -235,6 +300,29 @@ class StorageConnectionForm(forms.ModelForm):
             )
         for name in self.OPTION_FIELDS:
             self.fields[name].initial = self.instance.options.get(name)
+        self.fields["base_path"].help_text = _(
+            "Local disk: a folder (a relative one is inside MEDIA_ROOT). S3: a key prefix inside the "
+            "bucket. Yandex Disk: a folder such as disk:/ARV, or app:/ for the application's folder."
+        )
+
+    def clean(self):
+        data = super().clean()
+        provider = data.get("provider")
+        if provider == StorageConnection.Provider.S3 and not data.get("bucket"):
+            self.add_error("bucket", _("An S3-compatible connection needs a bucket."))
+        if provider == StorageConnection.Provider.YANDEX_DISK and not self._will_have_secret("oauth_token"):
+            self.add_error("oauth_token", _("A Yandex Disk connection needs an OAuth token."))
+        return data
+
+    def _will_have_secret(self, key: str) -> bool:
+        if self.cleaned_data.get(key):
+            return True
+        if self.cleaned_data.get("clear_credentials") or not self.instance.has_credentials:
+            return False
+        try:
+            return bool(self.instance.credentials.get(key))
+        except Exception:
+            return False  # unreadable with the current keys: it has to be entered again
 
     def save(self, commit=True):
         connection = super().save(commit=False)
@@ -329,10 +417,74 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
             return
         connection = queryset.get()
+        now = timezone.now()
         with transaction.atomic():
-            StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).update(is_default=False)
-            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=timezone.now())
+            previous = StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).first()
+            pinned = 0
+            if previous is not None:
+                # Companies following the default have their files on the old one; only a move
+                # copies files, so they stay there and only new companies follow the new default.
+                pinned = Company.objects.filter(storage_connection__isnull=True).update(
+                    storage_connection=previous, updated_at=now
+                )
+                StorageConnection.objects.filter(pk=previous.pk).update(is_default=False, updated_at=now)
+            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=now)
         self.message_user(request, _("%(name)s is now the platform default.") % {"name": connection})
+        if pinned:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d company keeps its files on %(old)s; use “Move to another storage…” to move them.",
+                    "%(n)d companies keep their files on %(old)s; use “Move to another storage…” to move them.",
+                    pinned,
+                )
+                % {"n": pinned, "old": previous},
+                messages.WARNING,
+            )
+
+
+@admin.register(StorageMove)
+class StorageMoveAdmin(admin.ModelAdmin):
+    """Progress of moves; read-only: moves are started and resumed by the Company action or the
+    `move_company_storage` command."""
+
+    list_display = ["company", "source", "target", "status", "progress", "error", "created_at", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["company", "source", "target"]
+    search_fields = ["company__name", "company__slug"]
+    fields = [
+        "company",
+        "source",
+        "target",
+        "status",
+        "progress",
+        "error",
+        "requested_by",
+        "created_at",
+        "switched_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _files=Count("files"),
+                _copied=Count("files", filter=Q(files__state__in=["copied", "deleted"])),
+            )
+        )
+
+    @admin.display(description=_("files copied"))
+    def progress(self, obj):
+        return f"{obj._copied} / {obj._files}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Project)

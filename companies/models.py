@@ -266,6 +266,93 @@ class Company(models.Model):
         self.save(update_fields=["is_active", "updated_at"])
 
 
+class StorageMove(models.Model):
+    """A company's files moving to another storage connection: the state a run resumes from.
+
+    1. ``copying``: every file the company's rows reference gets a :class:`StorageMoveFile`, is
+       copied to the target and read back to check its size and SHA-256. The company still reads
+       and writes the source.
+    2. ``cleaning``: the company was switched to the target in one transaction. Files that reached
+       the source meanwhile are copied too, then the old copies are deleted.
+    3. ``done``.
+
+    Nothing is deleted from the source before the company uses a target holding a verified copy,
+    so a run killed at any point loses nothing; running it again carries on from these rows.
+    """
+
+    class Status(models.TextChoices):
+        COPYING = "copying", _("Copying")
+        CLEANING = "cleaning", _("Deleting old copies")
+        DONE = "done", _("Done")
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="storage_moves")
+    source = models.ForeignKey(StorageConnection, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(StorageConnection, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.COPYING)
+    # Why the last run stopped, for staff; never contains a credential.
+    error = models.TextField(_("last error"), blank=True)
+    # The process working on the move ("host:pid:token") and its last sign of life: a second run
+    # waits, unless that process is gone or silent for too long.
+    runner = models.CharField(max_length=200, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    switched_at = models.DateTimeField(_("switched"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("storage move")
+        verbose_name_plural = _("storage moves")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company"], condition=~Q(status="done"), name="one_open_storage_move_per_company"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company} → {self.target}"
+
+    def counts(self) -> dict[str, int]:
+        """Files per state, every state present."""
+        counts = dict.fromkeys(StorageMoveFile.State.values, 0)
+        counts.update(self.files.values("state").annotate(n=models.Count("pk")).values_list("state", "n"))
+        return counts
+
+    @property
+    def files_copied(self) -> int:
+        """Files with a verified copy on the target (old copy deleted or not yet)."""
+        counts = self.counts()
+        return counts[StorageMoveFile.State.COPIED] + counts[StorageMoveFile.State.DELETED]
+
+
+class StorageMoveFile(models.Model):
+    """One stored file of a moving company, and how far it got."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        COPIED = "copied", _("Copied and verified")
+        DELETED = "deleted", _("Copied; old copy deleted")
+        MISSING = "missing", _("Missing from both storages")
+
+    move = models.ForeignKey(StorageMove, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(max_length=500)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("moved file")
+        verbose_name_plural = _("moved files")
+        constraints = [models.UniqueConstraint(fields=["move", "name"], name="one_row_per_moved_file")]
+        indexes = [models.Index(fields=["move", "state"], name="storage_move_file_state_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", _("Owner")

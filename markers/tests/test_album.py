@@ -15,6 +15,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mindar"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148 Safari/604.1"
 
 
+@pytest.fixture(autouse=True)
+def _database_queue(monkeypatch):
+    """These tests read the queue to see what was queued: use the database queue even when the
+    suite runs with REDIS_URL set."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "ORM", "default")
+
+
 def queued_album_tasks() -> list:
     from django_q.models import OrmQ
 
