@@ -23,6 +23,14 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
     assert Membership.objects.get(user=demo, company=company).role == Membership.Role.OWNER
     assert out.getvalue().count("admin / admin-demo-pass") == 2
     assert "demo / demo-pass" in out.getvalue()
+    # One demo living photo, uploaded through the real services, its jobs queued for the worker.
+    from content.models import Portrait
+    from markers.models import Job
+
+    portrait = Portrait.objects.get(project__company=company)
+    assert portrait.videos.count() == 1 and portrait.image_width == 1000
+    assert set(Job.objects.filter(portrait=portrait).values_list("kind", flat=True)) == {"mindar", "nft", "preview", "video"}
+    assert out.getvalue().count("Demo photo uploaded") == 1
 
 
 @pytest.mark.django_db

@@ -1,4 +1,9 @@
-"""Create the demo logins and a demo company; safe to run any number of times."""
+"""Create the demo logins, a demo company and a demo living photo; safe to run any number of times."""
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -11,7 +16,64 @@ DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-pass"
 
 
 class Command(BaseCommand):
-    help = "Create (once) a staff superuser `admin`, a demo company with a project and its owner `demo`."
+    help = (
+        "Create (once) a staff superuser `admin`, a demo company with a project and its owner `demo`, "
+        "and a demo living photo in the project."
+    )
+
+    def demo_portrait(self, *, project, user):
+        """Upload the bundled demo photo with a short generated video, through the real services."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from content.services import create_portrait
+        from content.validators import validate_image, validate_video
+
+        image = validate_image(
+            SimpleUploadedFile("coffee.jpg", (Path(__file__).parents[2] / "demo" / "coffee.jpg").read_bytes())
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            clip = Path(tmp) / "demo.mp4"
+            self.make_clip(clip)
+            video = validate_video(SimpleUploadedFile("demo.mp4", clip.read_bytes()))
+            try:
+                return create_portrait(
+                    project=project, uploaded_by=user, title="Coffee (demo)", image=image, video=video
+                )
+            finally:
+                video.cleanup()
+
+    @staticmethod
+    def make_clip(path: Path) -> None:
+        """A 4-second test pattern: ffmpeg if installed, OpenCV (MPEG-4 Part 2) otherwise."""
+        if shutil.which("ffmpeg"):
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=s=960x640:r=25:d=4",
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(path),
+                ],
+                check=True,
+            )
+            return
+        import cv2
+        import numpy as np
+
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (960, 640))
+        for i in range(100):
+            frame = np.zeros((640, 960, 3), np.uint8)
+            frame[:, :, 1] = (np.arange(960) + i * 8) % 256
+            frame[:, :, 2] = 140
+            writer.write(frame)
+        writer.release()
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -40,9 +102,12 @@ class Command(BaseCommand):
             },
         )
         Membership.objects.get_or_create(user=demo, company=company, defaults={"role": Membership.Role.OWNER})
-        Project.objects.get_or_create(
+        project, _ = Project.objects.get_or_create(
             company=company, slug="demo-project", defaults={"name": "Demo project", "created_by": demo}
         )
+        if not project.portraits.exists():
+            portrait = self.demo_portrait(project=project, user=demo)
+            self.stdout.write(f"Demo photo uploaded; the worker makes it ready: {portrait.public_url}")
 
         self.stdout.write(self.style.SUCCESS("Demo data is in place. Logins (unless you changed them):"))
         self.stdout.write(f"  back office, staff:        {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
