@@ -1,0 +1,25 @@
+"""URLs of the REST API, mounted at /api/v1/ (namespace ``api``).
+
+Projects are addressed by slug (as in the portal, unique per company, never changed by an
+update), portraits by their UUID, videos by id within their portrait. Paths shared by several
+operations are served by one view per operation through :func:`arv.api.route`.
+"""
+
+from django.urls import path, re_path
+
+from arv.api import NotFoundApi, route
+from companies import api as companies
+
+app_name = "api"
+
+urlpatterns = [
+    path("projects/", route(get=companies.ProjectListApi, post=companies.ProjectCreateApi), name="projects"),
+    path(
+        "projects/<slug:slug>/",
+        route(get=companies.ProjectDetailApi, patch=companies.ProjectUpdateApi),
+        name="project",
+    ),
+    # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
+    # it): a JSON 404.
+    re_path(r"^[\s\S]*\Z", NotFoundApi.as_view(), name="not_found"),
+]
