@@ -9,6 +9,7 @@ from django.urls import path, re_path
 
 from arv.api import NotFoundApi, route
 from companies import api as companies
+from content import api as content
 
 app_name = "api"
 
@@ -18,6 +19,22 @@ urlpatterns = [
         "projects/<slug:slug>/",
         route(get=companies.ProjectDetailApi, patch=companies.ProjectUpdateApi),
         name="project",
+    ),
+    path("portraits/", route(get=content.PortraitListApi, post=content.PortraitCreateApi), name="portraits"),
+    path(
+        "portraits/<uuid:uuid>/",
+        route(get=content.PortraitDetailApi, patch=content.PortraitUpdateApi, delete=content.PortraitDeleteApi),
+        name="portrait",
+    ),
+    path("portraits/<uuid:uuid>/markers/", content.PortraitMarkersApi.as_view(), name="portrait_markers"),
+    path("portraits/<uuid:uuid>/regenerate/", content.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
+    path("portraits/<uuid:uuid>/qr.png", content.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
+    path("portraits/<uuid:uuid>/qr.svg", content.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
+    path("portraits/<uuid:uuid>/videos/", content.VideoAddApi.as_view(), name="videos"),
+    path(
+        "portraits/<uuid:uuid>/videos/<int:video_id>/",
+        route(patch=content.VideoUpdateApi, delete=content.VideoDeleteApi),
+        name="video",
     ),
     # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
     # it): a JSON 404.
