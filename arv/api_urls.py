@@ -10,6 +10,7 @@ from django.urls import path, re_path
 from arv.api import NotFoundApi, route
 from companies import api as companies
 from content import api as content
+from viewer import api as viewer
 
 app_name = "api"
 
@@ -20,6 +21,7 @@ urlpatterns = [
         route(get=companies.ProjectDetailApi, patch=companies.ProjectUpdateApi),
         name="project",
     ),
+    path("projects/<slug:slug>/analytics/", viewer.ProjectAnalyticsApi.as_view(), name="project_analytics"),
     path("portraits/", route(get=content.PortraitListApi, post=content.PortraitCreateApi), name="portraits"),
     path(
         "portraits/<uuid:uuid>/",
@@ -30,6 +32,7 @@ urlpatterns = [
     path("portraits/<uuid:uuid>/regenerate/", content.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
     path("portraits/<uuid:uuid>/qr.png", content.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
     path("portraits/<uuid:uuid>/qr.svg", content.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
+    path("portraits/<uuid:uuid>/analytics/", viewer.PortraitAnalyticsApi.as_view(), name="portrait_analytics"),
     path("portraits/<uuid:uuid>/videos/", content.VideoAddApi.as_view(), name="videos"),
     path(
         "portraits/<uuid:uuid>/videos/<int:video_id>/",
