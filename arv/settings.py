@@ -55,6 +55,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    # Swagger UI's JS and CSS from PyPI, served as our own static files: no CDN.
+    "drf_spectacular_sidecar",
     "arv",
     "companies",
     "content",
@@ -196,6 +201,74 @@ LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "landing"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
+
+# --- REST API (/api/v1/) --------------------------------------------------------------------------
+def _api_rate(name: str, default: str) -> str:
+    """A throttle rate such as 600/minute, checked at start-up (DRF would fail on each request)."""
+    value = env_str(name, default)
+    number, _sep, period = value.partition("/")
+    if not number.isdigit() or int(number) < 1 or period not in {"second", "minute", "hour", "day"}:
+        raise ImproperlyConfigured(f"{name}={value!r} must look like 600/minute (per second, minute, hour or day).")
+    return value
+
+
+REST_FRAMEWORK = {
+    # Tokens for integrations; the session for the portal's own scripts, with CSRF enforced by
+    # DRF's SessionAuthentication. Token first, so a request without credentials gets 401.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["arv.api_policies.UserRateThrottle", "arv.api_policies.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _api_rate("API_RATE_USER", "600/minute"),
+        "anon": _api_rate("API_RATE_ANON", "60/minute"),
+    },
+    # JSON in and out; the upload views add multipart themselves. No browsable API.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "arv.api_policies.Pagination",
+    "PAGE_SIZE": 25,
+    "EXCEPTION_HANDLER": "arv.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "arv.api_schema.ApiAutoSchema",
+    # OPTIONS answers 405 instead of describing the serializers.
+    "DEFAULT_METADATA_CLASS": None,
+    "URL_FORMAT_OVERRIDE": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ARV API",
+    "DESCRIPTION": (
+        "Upload living photos and their videos, follow marker processing, get QR codes and view "
+        "statistics.\n\n"
+        "**Authentication:** `Authorization: Token <key>`; make the key in the portal under "
+        "*API token* (or `python manage.py drf_create_token <username>`). Logged-in portal pages "
+        "may use their session cookie and must send the `X-CSRFToken` header on writes.\n\n"
+        "**Company:** every request acts in one company of the user, with the user's role there: "
+        "the one whose slug is in the `X-Company` header; without it, the company active in the "
+        "portal (session auth) or else the user's first company by name. Viewers can read, not "
+        "write; a deactivated or expired company can read, not write.\n\n"
+        '**Errors** are JSON: `{"detail": ..., "code": ...}`, with `errors` '
+        "(`{field: [messages]}`) when the input is invalid. Another company's objects answer 404."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "DEFAULT_GENERATOR_CLASS": "arv.api_schema.ApiSchemaGenerator",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so uploads show as binary and read-only fields
+    # are not asked for.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "companies.models.Project.Status",
+        "PortraitStatusEnum": "content.models.Portrait.Status",
+        "VideoStatusEnum": "content.models.Video.Status",
+        "JobStatusEnum": "markers.models.Job.Status",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arv import health, media, views
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("companies.urls")),
+    path("api/v1/", include("arv.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("media/<int:connection_id>/<path:path>", media.media, name="media"),
     path("", include("viewer.urls")),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from companies import views
+from companies import tokens, views
 
 app_name = "portal"
 
@@ -15,5 +15,8 @@ urlpatterns = [
     path("members/invite/", views.member_invite, name="member_invite"),
     path("members/<int:pk>/role/", views.member_role, name="member_role"),
     path("members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("api-token/", tokens.api_token, name="api_token"),
+    path("api-token/create/", tokens.api_token_create, name="api_token_create"),
+    path("api-token/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
     path("", include("content.urls")),
 ]

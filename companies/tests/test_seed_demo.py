@@ -29,7 +29,12 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
 
     portrait = Portrait.objects.get(project__company=company)
     assert portrait.videos.count() == 1 and portrait.image_width == 1000
-    assert set(Job.objects.filter(portrait=portrait).values_list("kind", flat=True)) == {"mindar", "nft", "preview", "video"}
+    assert set(Job.objects.filter(portrait=portrait).values_list("kind", flat=True)) == {
+        "mindar",
+        "nft",
+        "preview",
+        "video",
+    }
     assert out.getvalue().count("Demo photo uploaded") == 1
 
 

@@ -1,0 +1,45 @@
+"""URLs of the REST API, mounted at /api/v1/ (namespace ``api``).
+
+Projects are addressed by slug (as in the portal, unique per company, never changed by an
+update), portraits by their UUID, videos by id within their portrait. Paths shared by several
+operations are served by one view per operation through :func:`arv.api.route`.
+"""
+
+from django.urls import path, re_path
+
+from arv.api import NotFoundApi, route
+from companies import api as companies
+from content import api as content
+from viewer import api as viewer
+
+app_name = "api"
+
+urlpatterns = [
+    path("projects/", route(get=companies.ProjectListApi, post=companies.ProjectCreateApi), name="projects"),
+    path(
+        "projects/<slug:slug>/",
+        route(get=companies.ProjectDetailApi, patch=companies.ProjectUpdateApi),
+        name="project",
+    ),
+    path("projects/<slug:slug>/analytics/", viewer.ProjectAnalyticsApi.as_view(), name="project_analytics"),
+    path("portraits/", route(get=content.PortraitListApi, post=content.PortraitCreateApi), name="portraits"),
+    path(
+        "portraits/<uuid:uuid>/",
+        route(get=content.PortraitDetailApi, patch=content.PortraitUpdateApi, delete=content.PortraitDeleteApi),
+        name="portrait",
+    ),
+    path("portraits/<uuid:uuid>/markers/", content.PortraitMarkersApi.as_view(), name="portrait_markers"),
+    path("portraits/<uuid:uuid>/regenerate/", content.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
+    path("portraits/<uuid:uuid>/qr.png", content.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
+    path("portraits/<uuid:uuid>/qr.svg", content.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
+    path("portraits/<uuid:uuid>/analytics/", viewer.PortraitAnalyticsApi.as_view(), name="portrait_analytics"),
+    path("portraits/<uuid:uuid>/videos/", content.VideoAddApi.as_view(), name="videos"),
+    path(
+        "portraits/<uuid:uuid>/videos/<int:video_id>/",
+        route(patch=content.VideoUpdateApi, delete=content.VideoDeleteApi),
+        name="video",
+    ),
+    # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
+    # it): a JSON 404.
+    re_path(r"^[\s\S]*\Z", NotFoundApi.as_view(), name="not_found"),
+]

@@ -1,0 +1,209 @@
+"""REST API: tenancy for token-authenticated requests, and projects.
+
+``TenantMiddleware`` builds ``request.tenant`` from ``request.user``, but with token auth the user
+is only known once DRF has authenticated the request, inside the view. :class:`TenantApiView`
+therefore replaces the tenant in ``initial()``, right after authentication, with an
+:class:`ApiTenant` for the DRF user; from then on the portal's access helpers (``scoped_get``,
+``check_write``, ``get_<model>_for_user``) work on the DRF request unchanged: 404 for another
+company's objects, 403 with the reason for writes by viewers and by read-only companies.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+
+from arv.api import ApiView, QuerySerializer
+from arv.api_policies import Pagination
+from arv.api_schema import COMPANY_HEADER
+from companies import services
+from companies.access import SESSION_KEY, Tenant, check_write, get_project_for_user, scoped_get
+from companies.models import Membership, Project
+
+
+class ApiTenant(Tenant):
+    """The tenant of an API request: the authenticated user's company named by ``X-Company``.
+
+    Without the header: the company active in the portal session when the request came with the
+    session cookie (the portal's own scripts act where the user is), else the user's first
+    company by name, like the portal's default.
+    """
+
+    def __init__(self, request, *, company_slug: str | None, session_company_id: int | None):
+        super().__init__(request)
+        self.company_slug = company_slug
+        self.session_company_id = session_company_id
+
+    @cached_property
+    def membership(self) -> Membership | None:
+        if self.company_slug:
+            return next((m for m in self.memberships if m.company.slug == self.company_slug), None)
+        for m in self.memberships:
+            if m.company_id == self.session_company_id:
+                return m
+        return self.memberships[0] if self.memberships else None
+
+    def switch(self, slug: str) -> bool:  # pragma: no cover - the API selects per request
+        raise NotImplementedError("API requests choose their company with the X-Company header.")
+
+
+class TenantApiView(ApiView):
+    """Base of every tenant-scoped endpoint: authenticated, throttled, in one company."""
+
+    tenant_scoped = True
+    #: Whether the operation writes files (documents a 503 when the storage is down).
+    uses_storage = False
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        slug = request.headers.get(COMPANY_HEADER, "").strip() or None
+        by_session = isinstance(request.successful_authenticator, SessionAuthentication)
+        tenant = ApiTenant(
+            request,
+            company_slug=slug,
+            session_company_id=request.session.get(SESSION_KEY) if by_session else None,
+        )
+        # Set on the Django request, which DRF's request proxies: the access helpers, services
+        # and logging all see the same tenant.
+        request._request.tenant = tenant
+        if tenant.membership is None:
+            if slug:
+                raise exceptions.PermissionDenied(
+                    _("You are not a member of the company given in the %(header)s header.")
+                    % {"header": COMPANY_HEADER},
+                    code="company",
+                )
+            raise exceptions.PermissionDenied(
+                _("Your account does not belong to any company yet: ask a company owner for an invitation."),
+                code="no_company",
+            )
+
+
+def paginated(view: TenantApiView, request, queryset, serializer_class, **context):
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(page, many=True, context={"request": request, **context}).data
+    return paginator.get_paginated_response(data)
+
+
+# --- Projects ----------------------------------------------------------------------------------------
+
+
+def validate_period(attrs: dict, instance, start: str, end: str, message: str) -> dict:
+    """``end`` after ``start``, looking at stored values for the fields a PATCH leaves out."""
+    first = attrs.get(start, getattr(instance, start, None))
+    last = attrs.get(end, getattr(instance, end, None))
+    if first and last and last <= first:
+        raise serializers.ValidationError({end: message})
+    return attrs
+
+
+class ProjectOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(help_text="The project's identifier in API URLs; never changes.")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.ChoiceField(choices=Project.Status.choices)
+    starts_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    auto_renew = serializers.BooleanField()
+    notify_days_before_expiry = serializers.IntegerField()
+    tags = serializers.ListField(child=serializers.CharField())
+    portrait_count = serializers.IntegerField()
+    album_url = serializers.URLField(help_text="Public page showing every photo of the project.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    """The portal's project form, as JSON (tags are a list instead of a comma-separated text)."""
+
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    starts_at = serializers.DateTimeField(allow_null=True, required=False)
+    expires_at = serializers.DateTimeField(allow_null=True, required=False)
+    auto_renew = serializers.BooleanField(required=False)
+    notify_days_before_expiry = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=40), max_length=20, required=False, help_text="At most 20 tags."
+    )
+
+    def validate(self, attrs):
+        return validate_period(
+            attrs, self.instance, "starts_at", "expires_at", _("The project must expire after it starts.")
+        )
+
+
+def _project_queryset(request):
+    return Project.objects.for_company(request.tenant.company).with_portrait_counts()
+
+
+class ProjectListApi(TenantApiView):
+    pagination_class = Pagination
+
+    class FilterSerializer(QuerySerializer):
+        status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
+
+    query_serializer = FilterSerializer
+
+    @extend_schema(
+        operation_id="projects_list",
+        summary="List projects",
+        parameters=[FilterSerializer],
+        responses=ProjectOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        projects = _project_queryset(request)
+        if "status" in filters.validated_data:
+            projects = projects.filter(status=filters.validated_data["status"])
+        return paginated(self, request, projects, ProjectOutputSerializer)
+
+
+class ProjectCreateApi(TenantApiView):
+    @extend_schema(
+        operation_id="projects_create",
+        summary="Create a project",
+        description="The slug is made from the name. Refused with 400 when the plan's project limit is reached.",
+        request=ProjectInputSerializer,
+        responses={201: ProjectOutputSerializer},
+    )
+    def post(self, request):
+        membership = check_write(request)
+        serializer = ProjectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.create_project(
+            company=membership.company, created_by=request.user, **serializer.validated_data
+        )
+        project = _project_queryset(request).get(pk=project.pk)
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(TenantApiView):
+    @extend_schema(operation_id="projects_retrieve", summary="Get a project", responses=ProjectOutputSerializer)
+    def get(self, request, slug):
+        project = scoped_get(request, _project_queryset(request), slug=slug)
+        return Response(ProjectOutputSerializer(project).data)
+
+
+class ProjectUpdateApi(TenantApiView):
+    @extend_schema(
+        operation_id="projects_partial_update",
+        summary="Change a project",
+        description="Only the fields sent are changed.",
+        request=ProjectInputSerializer(partial=True),
+        responses=ProjectOutputSerializer,
+    )
+    def patch(self, request, slug):
+        project = get_project_for_user(request, slug, write=True)
+        serializer = ProjectInputSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data:
+            services.update_project(project=project, **serializer.validated_data)
+        project = _project_queryset(request).get(pk=project.pk)
+        return Response(ProjectOutputSerializer(project).data)
