@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pending: dict[int, list] = {}  # portrait pk -> [loads, last load time]
 _flusher: threading.Thread | None = None
+_stop: threading.Event | None = None
 
 
 def _write(counts: dict[int, list]) -> None:
@@ -79,18 +80,25 @@ def _loop(stop: threading.Event) -> None:
 
 
 def _ensure_flusher() -> None:
-    global _flusher
+    global _flusher, _stop
     if _flusher is not None and _flusher.is_alive():
         return
     with _lock:
         if _flusher is not None and _flusher.is_alive():
             return
-        stop = threading.Event()
-        _flusher = threading.Thread(target=_loop, args=(stop,), name="views-counter", daemon=True)
+        _stop = threading.Event()
+        _flusher = threading.Thread(target=_loop, args=(_stop,), name="views-counter", daemon=True)
         _flusher.start()
+    atexit.register(shutdown)
 
-        def at_exit():
-            stop.set()
-            flush()
 
-        atexit.register(at_exit)
+def shutdown() -> None:
+    """Stop the background writer (closing its database connection) and write what is left."""
+    global _flusher
+    thread, stop = _flusher, _stop
+    if stop is not None:
+        stop.set()
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout=10)
+    _flusher = None
+    flush()
