@@ -61,40 +61,43 @@ def project_detail(request, slug):
     return render(request, "content/project_detail.html", {"project": project, "page": page, "q": q})
 
 
+def _handle_upload(request, form, save, *, success: str):
+    """Run *save(cleaned_data)* for a valid upload form; returns (redirect response or None).
+
+    Service errors become form errors; the form's temporary video file is always released; an
+    XMLHttpRequest (the progress-bar script) gets JSON instead of HTML.
+    """
+    try:
+        if form.is_valid():
+            try:
+                target = save(form.cleaned_data)
+            except (ValidationError, StorageUnavailable) as exc:
+                _service_error(form, exc)
+            else:
+                messages.success(request, success)
+                if _wants_json(request):
+                    return JsonResponse({"redirect": target.get_absolute_url()})
+                return redirect(target)
+    finally:
+        form.cleanup()
+    if _wants_json(request):
+        return JsonResponse({"errors": _form_errors(form)}, status=400)
+    return None
+
+
 @portal_view
 def portrait_upload(request, slug):
     project = get_project_for_user(request, slug, write=True)
     form = PortraitUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
-        try:
-            if form.is_valid():
-                data = form.cleaned_data
-                try:
-                    portrait = services.create_portrait(
-                        project=project,
-                        uploaded_by=request.user,
-                        title=data["title"],
-                        image=data["image"],
-                        video=data["video"],
-                        description=data["description"],
-                        customer_name=data["customer_name"],
-                        customer_phone=data["customer_phone"],
-                        customer_email=data["customer_email"],
-                        order_reference=data["order_reference"],
-                        published_at=data["published_at"],
-                        expires_at=data["expires_at"],
-                    )
-                except (ValidationError, StorageUnavailable) as exc:
-                    _service_error(form, exc)
-                else:
-                    messages.success(request, _("Uploaded. Markers are being made; this page updates by itself."))
-                    if _wants_json(request):
-                        return JsonResponse({"redirect": portrait.get_absolute_url()})
-                    return redirect(portrait)
-        finally:
-            form.cleanup()
-        if _wants_json(request):
-            return JsonResponse({"errors": _form_errors(form)}, status=400)
+        done = _handle_upload(
+            request,
+            form,
+            lambda data: services.create_portrait(project=project, uploaded_by=request.user, **data),
+            success=_("Uploaded. Markers are being made; this page updates by itself."),
+        )
+        if done:
+            return done
     return render(
         request,
         "content/portrait_upload.html",
@@ -254,27 +257,14 @@ def portrait_print_sheet(request, uuid):
 def video_add(request, uuid):
     portrait = get_portrait_for_user(request, uuid, write=True)
     form = VideoAddForm(request.POST, request.FILES)
-    try:
-        if form.is_valid():
-            try:
-                services.add_video(
-                    portrait=portrait,
-                    video=form.cleaned_data["video"],
-                    title=form.cleaned_data["title"],
-                    activate=form.cleaned_data["activate"],
-                    by=request.user,
-                )
-            except (ValidationError, StorageUnavailable) as exc:
-                _service_error(form, exc)
-            else:
-                messages.success(request, _("Video added; it is being prepared for phones."))
-                if _wants_json(request):
-                    return JsonResponse({"redirect": portrait.get_absolute_url()})
-                return redirect(portrait)
-    finally:
-        form.cleanup()
-    if _wants_json(request):
-        return JsonResponse({"errors": _form_errors(form)}, status=400)
+
+    def save(data):
+        services.add_video(portrait=portrait, by=request.user, **data)
+        return portrait
+
+    done = _handle_upload(request, form, save, success=_("Video added; it is being prepared for phones."))
+    if done:
+        return done
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, error)

@@ -75,8 +75,8 @@ def test_upload_with_a_video_stores_everything_and_queues_the_jobs(
     assert portrait.original_filename == "Kiss.JPG" and (portrait.image_width, portrait.image_height) == (1200, 900)
     video = portrait.videos.get()
     assert video.title == "First dance" and video.is_active
-    assert len(stored_files()) == 2 and len(callbacks) == 3
-    assert sorted(Job.objects.values_list("kind", flat=True)) == ["mindar", "preview", "video"]
+    assert len(stored_files()) == 2 and len(callbacks) == 4
+    assert sorted(Job.objects.values_list("kind", flat=True)) == ["mindar", "nft", "preview", "video"]
     assert list(private_tmp.iterdir()) == []
 
     body = response.json()
@@ -85,7 +85,7 @@ def test_upload_with_a_video_stores_everything_and_queues_the_jobs(
     assert body["status"] == "processing" and body["viewer_url"] == portrait.public_url
     assert body["qr_png_url"] == f"http://testserver{url(portrait, 'qr.png')}"
     assert body["qr_svg_url"] == f"http://testserver{url(portrait, 'qr.svg')}"
-    assert body["markers"]["mindar"]["status"] == "pending" and body["markers"]["nft"] is None
+    assert body["markers"]["mindar"]["status"] == "pending" and body["markers"]["nft"]["status"] == "pending"
     assert body["image_url"].startswith("http://testserver/media/") and body["image_url"].endswith(".jpg")
     assert [v["title"] for v in body["videos"]] == ["First dance"]
 
