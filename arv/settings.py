@@ -290,6 +290,8 @@ VENDOR_STATIC = {
     "vendor/mind-ar": NODE_MODULES_DIR / "mind-ar" / "dist",
     "vendor/three/build": NODE_MODULES_DIR / "three" / "build",
     "vendor/three/addons/renderers": NODE_MODULES_DIR / "three" / "examples" / "jsm" / "renderers",
+    # AR.js's three.js build (ar-threex.mjs): imports the page's three, bundles ARToolKit's wasm.
+    "vendor/ar-js": NODE_MODULES_DIR / "@ar-js-org" / "ar.js" / "three.js" / "build",
 }
 STATICFILES_DIRS = [BASE_DIR / "static"] + [(prefix, path) for prefix, path in VENDOR_STATIC.items() if path.is_dir()]
 MEDIA_URL = "/media/"

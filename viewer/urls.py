@@ -1,11 +1,40 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from viewer import beacon, views
 
 app_name = "viewer"
 
+
+class NftExtension:
+    """The three files of an AR.js NFT marker; nothing else is served from its folder."""
+
+    regex = "iset|fset3|fset"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class MarkerName:
+    """A stored marker's stem (``nft-<hex>``): letters, digits, - and _, no dots or slashes."""
+
+    regex = "[A-Za-z0-9_-]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(NftExtension, "nftext")
+register_converter(MarkerName, "markername")
+
 urlpatterns = [
     path("v/<uuid:uuid>/", views.page, name="page"),
     path("v/<uuid:uuid>/beacon", beacon.beacon, name="beacon"),
+    path("v/<uuid:uuid>/nft/<markername:name>.<nftext:ext>", views.nft_file, name="nft_file"),
     path("p/<uuid:uuid>/", views.album, name="album"),
 ]

@@ -1,9 +1,10 @@
 """The public AR pages a QR code opens, and the friendly pages shown instead of them.
 
 ``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
-project, storage connection, rotation and ready MindAR marker, in one query), its playable
-videos, and the views counter (batched per process, see viewer/counter.py). Rendered pages are
-reused for a few seconds by each process (viewer/pagecache.py).
+project, storage connection, rotation and ready markers, in one query), its playable videos, and
+the views counter (batched per process, see viewer/counter.py). Rendered pages are reused for a
+few seconds by each process (viewer/pagecache.py). The page runs the photo's AR engine: MindAR,
+or AR.js NFT (``Portrait.engine``), whose three marker files come from ``/v/<uuid>/nft/...``.
 
 ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
@@ -26,8 +27,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from arv.csp import add_csp, script_hash
+from arv.media import serve_file
 from arv.storage import storage_for_company
-from companies.models import Project
+from companies.models import Project, ViewerEngine
 from content.models import Portrait, Video
 from content.schedules import choose_video
 from markers.models import Job
@@ -35,16 +37,24 @@ from viewer import counter, pagecache
 from viewer.clients import is_bot
 
 NOT_FOUND_AFTER_MS = 15000
+NFT_EXTENSIONS = ("iset", "fset", "fset3")
+
+
+def _ready_marker(kind: str, field: str = "output") -> Subquery:
+    return Subquery(Job.objects.filter(portrait=OuterRef("pk"), kind=kind, status=Job.Status.READY).values(field)[:1])
 
 
 def _load(uuid) -> Portrait:
-    marker = Job.objects.filter(portrait=OuterRef("pk"), kind=Job.Kind.MINDAR, status=Job.Status.READY).values(
-        "output"
-    )[:1]
-    # No .first(): its ORDER BY costs more to build than the query takes to run.
+    # No .first(): its ORDER BY costs more to build than the query takes to run. Both engines'
+    # markers come with the portrait (correlated subqueries on the unique portrait+kind index), so
+    # either page still costs one query here.
     found = list(
         Portrait.objects.select_related("company__storage_connection", "project", "rotation")
-        .annotate(mindar_output=Subquery(marker))
+        .annotate(
+            mindar_output=_ready_marker(Job.Kind.MINDAR),
+            nft_output=_ready_marker(Job.Kind.NFT),
+            nft_report=_ready_marker(Job.Kind.NFT, "report"),
+        )
         .filter(unique_id=uuid)
         .order_by()[:1]
     )
@@ -139,7 +149,8 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
             request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview
         ), None
     video = choose_video(list(portrait.videos.playable()), now, portrait.rotation_rule())
-    if video is None or not portrait.mindar_output:
+    engine = _engine(portrait)
+    if video is None or not engine:
         still = _still_page(
             request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
         )
@@ -148,11 +159,15 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
         counter.count(portrait.pk, now)
     storage = storage_for_company(portrait.company)
     config = {
-        "markerUrl": storage.url(portrait.mindar_output),
+        "engine": engine,
         "previewUrl": preview,
         "targets": [_target(storage, portrait, video)],
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
+    if engine == ViewerEngine.NFT:
+        config["nft"] = _nft_config(portrait)
+    else:
+        config["markerUrl"] = storage.url(portrait.mindar_output)
     title = portrait.title or _("Living photo")
     return _ar_page(request, company=portrait.company, config=config, title=title), portrait.pk
 
@@ -163,27 +178,91 @@ VIEWER_PERMISSIONS = (
 )
 
 
-@lru_cache(maxsize=1)
-def importmap() -> str:
-    """Where the page's bare module names resolve; allowed by its hash in the page's CSP."""
-    return json.dumps(
-        {
-            "imports": {
-                "three": static("vendor/three/build/three.module.min.js"),
-                "three/addons/renderers/CSS3DRenderer.js": static("vendor/three/addons/renderers/CSS3DRenderer.js"),
-                "mindar-image-three": static("vendor/mind-ar/mindar-image-three.prod.js"),
-            }
-        },
-        separators=(",", ":"),
-    )
+@lru_cache(maxsize=2)
+def importmap(engine: str) -> str:
+    """Where the page's bare module names resolve, per engine; allowed by its hash in the page's
+    CSP. The shared viewer module is mapped too, so its hashed static name is used."""
+    imports = {"three": static("vendor/three/build/three.module.min.js"), "arv-viewer": static("viewer/viewer.js")}
+    if engine == ViewerEngine.NFT:
+        imports["arjs-threex"] = static("vendor/ar-js/ar-threex.mjs")
+    else:
+        imports["three/addons/renderers/CSS3DRenderer.js"] = static("vendor/three/addons/renderers/CSS3DRenderer.js")
+        imports["mindar-image-three"] = static("vendor/mind-ar/mindar-image-three.prod.js")
+    return json.dumps({"imports": imports}, separators=(",", ":"))
 
 
 def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
-    imports = importmap()
+    engine = config.get("engine") or ViewerEngine.MINDAR
+    imports = importmap(engine)
     context = {"company": company, "config": config, "title": title, "importmap": mark_safe(imports)}  # noqa: S308
     response = render(request, "viewer/page.html", context)
-    add_csp(response, script_src=(script_hash(imports),), permissions=VIEWER_PERMISSIONS)
+    scripts = (script_hash(imports),)
+    if engine == ViewerEngine.NFT:
+        # AR.js's ARToolKit is an Emscripten build: it compiles WebAssembly and evaluates generated
+        # glue code with eval, so its page (and only its page) must allow both. The MindAR page
+        # keeps the strict policy.
+        scripts += ("'wasm-unsafe-eval'", "'unsafe-eval'")
+    add_csp(response, script_src=scripts, permissions=VIEWER_PERMISSIONS)
     return response
+
+
+def _engine(portrait: Portrait) -> str:
+    """The engine the page runs: the photo's own (AR.js NFT when its marker is ready), else MindAR,
+    which every photo gets, so a photo whose NFT marker is still being made or failed still plays.
+    '' when no marker is ready."""
+    if portrait.engine == ViewerEngine.NFT and portrait.nft_output and _nft_size_mm(portrait.nft_report):
+        return ViewerEngine.NFT
+    return ViewerEngine.MINDAR if portrait.mindar_output else ""
+
+
+def _nft_size_mm(report) -> tuple[float, float] | None:
+    """The photo's size in AR.js NFT world units: millimetres at the marker's DPI (the runtime reads
+    the .fset/.fset3 coordinates in mm, origin at the photo's bottom-left corner)."""
+    try:
+        width, height, dpi = float(report["width"]), float(report["height"]), float(report["dpi"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if min(width, height, dpi) <= 0:
+        return None
+    return width / dpi * 25.4, height / dpi * 25.4
+
+
+def _nft_stem(portrait: Portrait) -> str:
+    """The marker's stored name without its extension; its last part versions the public URLs."""
+    return portrait.nft_output.rsplit(".", 1)[0]
+
+
+def _nft_config(portrait: Portrait) -> dict:
+    width_mm, height_mm = _nft_size_mm(portrait.nft_report)
+    name = _nft_stem(portrait).rsplit("/", 1)[-1]
+    iset = reverse("viewer:nft_file", kwargs={"uuid": portrait.unique_id, "name": name, "ext": "iset"})
+    return {
+        # AR.js appends .iset/.fset/.fset3 to this base itself, which a presigned S3 URL (query
+        # string) cannot survive, so the files are always streamed through our own route.
+        "baseUrl": iset.removesuffix(".iset"),
+        # The ARToolKit camera calibration AR.js expects (docs/nft-generator.md, "AR engines").
+        "cameraUrl": static("viewer/arjs/camera_para.dat"),
+        "widthMm": round(width_mm, 3),
+        "heightMm": round(height_mm, 3),
+    }
+
+
+@require_safe
+def nft_file(request, uuid, name: str, ext: str):
+    """One of the three files of the photo's ready AR.js NFT marker, from the company's storage.
+
+    ``name`` is the marker's stored stem, so a regenerated marker gets new URLs and the files can
+    be cached forever like every other stored file (arv/media.py). Nothing is served for a photo
+    the public page would not play (expired, paused, unpublished, inactive company)."""
+    if ext not in NFT_EXTENSIONS:
+        raise Http404
+    portrait = _load(uuid)
+    if not portrait.nft_output or unavailable_reason(portrait, timezone.now()):
+        raise Http404
+    stem = _nft_stem(portrait)
+    if stem.rsplit("/", 1)[-1] != name:
+        raise Http404
+    return serve_file(request, storage_for_company(portrait.company), f"{stem}.{ext}")
 
 
 @never_cache
@@ -220,6 +299,7 @@ def album(request, uuid):
     if not targets:
         return _still_page(request, company=project.company, reason="preparing", title=project.name)
     config = {
+        "engine": ViewerEngine.MINDAR,  # the combined marker is MindAR's
         "markerUrl": storage.url(marker.output.name),
         "previewUrl": "",
         "targets": targets,

@@ -89,13 +89,22 @@ def chromium(camera_clip: Path, profile_dir: Path, *, allow_camera: bool = True)
             context.close()
 
 
-def make_camera_clip(photo: Path, out: Path, *, seconds: int = 6, fps: int = 15) -> Path:
+def make_camera_clip(
+    photo: Path, out: Path, *, seconds: int = 6, fps: int = 15, size: tuple[int, int] = (640, 480)
+) -> Path:
     """A 640x480 MJPEG clip of ``photo`` printed on white paper, lying on a table in front of a
     slightly moving hand-held camera: a brown noisy background, the print about 400 px wide with
-    a white border, turned a few degrees and drifting by up to 10 px, light noise on top."""
-    table = f"color=c=0x6b4f3a:s=640x480:r={fps}:d={seconds},noise=alls=25:allf=t,boxblur=2,format=rgba"
+    a white border, turned a few degrees and drifting by up to 10 px, light noise on top.
+
+    ``size`` changes the camera's frame (e.g. ``(480, 640)``, a phone held upright); the print
+    keeps the same share of it: at most 5/8 of its width and 19/24 of its height."""
+    width, height = size
+    table = (
+        f"color=c=0x6b4f3a:s={width}x{height}:r={fps}:d={seconds},"
+        "noise=alls=25:allf=t,boxblur=2,format=rgba"
+    )
     printed = (
-        "[1:v]scale=w=400:h=380:force_original_aspect_ratio=decrease,"
+        f"[1:v]scale=w={width * 5 // 8}:h={height * 19 // 24}:force_original_aspect_ratio=decrease,"
         "pad=iw+24:ih+24:12:12:color=white,format=rgba,"
         "rotate=0.07:c=none:ow=rotw(0.07):oh=roth(0.07)[print]"
     )
@@ -182,3 +191,19 @@ def static_server(routes: Mapping[str, Path]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def wait_until(page, expression: str, *, timeout: float) -> None:
+    """Poll *expression* (JavaScript, evaluated from outside) until it is truthy.
+
+    Playwright's own ``wait_for_function`` evaluates its predicate inside the page with eval,
+    which the viewer's Content-Security-Policy rightly forbids; ``page.evaluate`` runs through the
+    DevTools protocol, which the policy does not govern. *timeout* is in milliseconds.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout / 1000:.0f} s")
+        page.wait_for_timeout(100)

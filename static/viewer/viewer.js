@@ -1,13 +1,18 @@
-// The AR viewer: find a printed photo with MindAR and play its video on it.
+// The AR viewer's shared part: find a printed photo and play its video on it, whatever the engine.
 //
 // The page's state lives in <body data-ar-state>: loading → scanning ⇄ found/lost, or error
 // (with data-ar-error naming the cause). CSS shows the matching panel; tests poll the attribute.
 // Every failure has a way out: the video can always be played full-screen.
 //
-// config.targets lists the photos of the marker file: one on a photo's page, several on an
-// album page. Each found photo gets its own analytics session, posted to its own beacon.
+// config.targets lists the photos of the marker: one on a photo's page, several on an album page.
+// Each found photo gets its own analytics session, posted to its own beacon.
+//
+// An engine module (mindar.js, nft.js) only starts its runtime: it calls run() with a function
+// that puts each target's video plane (coverPlane) on the runtime's anchor, reports
+// targetFound/targetLost, and resolves once the camera is being scanned. Everything else (checks,
+// panels, fallback, sound, analytics) is here, so both engines behave the same.
 
-const config = JSON.parse(document.getElementById("ar-config").textContent);
+export const config = JSON.parse(document.getElementById("ar-config").textContent);
 const body = document.body;
 const startedAt = performance.now();
 const IN_APP = /(Telegram|WhatsApp|Instagram|FBAN|FBAV|FB_IAB|VKClient|vkontakte|Line\/|MicroMessenger)/i;
@@ -31,7 +36,7 @@ class Session {
     this.played = false;
     this.watched = 0;
     this.watchStart = null;
-    this.engine = "mindar";
+    this.engine = config.engine || "mindar";
     this.error = "";
   }
   startWatching() {
@@ -102,7 +107,7 @@ function track(video, target) {
   });
 }
 
-function makeVideo(target) {
+export function makeVideo(target) {
   const video = document.createElement("video");
   video.src = target.videoUrl;
   video.crossOrigin = "anonymous";
@@ -165,7 +170,7 @@ function waitForInAppChoice() {
 }
 
 // --- Capability checks --------------------------------------------------------------------------
-function hasWebGL() {
+export function hasWebGL() {
   try {
     const canvas = document.createElement("canvas");
     return !!(window.WebGLRenderingContext && (canvas.getContext("webgl2") || canvas.getContext("webgl")));
@@ -175,7 +180,7 @@ function hasWebGL() {
 }
 
 async function probeCamera() {
-  // Asking once ourselves tells "denied" from "missing"; MindAR's own request only says "failed".
+  // Asking once ourselves tells "denied" from "missing"; the runtimes' own requests only say "failed".
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return "unsupported";
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { facingMode: "environment" } });
@@ -188,8 +193,9 @@ async function probeCamera() {
 }
 
 // --- The video plane: exactly the photo's rectangle, the video cropped to cover it --------------
-function coverPlane(THREE, video, target) {
-  const photoAspect = target.targetHeight / target.targetWidth; // anchor space: the photo is 1 wide
+// width × height is the photo in the engine's units (MindAR: 1 wide; AR.js NFT: millimetres).
+export function coverPlane(THREE, video, target, width, height) {
+  const photoAspect = target.targetHeight / target.targetWidth;
   const texture = new THREE.VideoTexture(video);
   texture.colorSpace = THREE.SRGBColorSpace;
   const fit = () => {
@@ -207,58 +213,39 @@ function coverPlane(THREE, video, target) {
   };
   fit();
   video.addEventListener("loadedmetadata", fit);
-  const geometry = new THREE.PlaneGeometry(1, photoAspect);
+  const geometry = new THREE.PlaneGeometry(width, height);
   return new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ map: texture, toneMapped: false }));
 }
 
-async function startAR() {
-  const THREE = await import("three");
-  const { MindARThree } = await import("mindar-image-three");
-  const mindar = new MindARThree({
-    container: document.getElementById("ar-container"),
-    imageTargetSrc: config.markerUrl,
-    uiLoading: "no",
-    uiScanning: "no",
-    uiError: "no",
-    filterMinCF: 0.0001,
-    filterBeta: 0.001,
-  });
-  let visible = 0;
-  let everFound = false;
-  config.targets.forEach((target, position) => {
-    const video = makeVideo(target);
-    const anchor = mindar.addAnchor(target.index ?? position);
-    anchor.group.add(coverPlane(THREE, video, target));
-    anchor.onTargetFound = () => {
-      visible += 1;
-      everFound = true;
-      fallbackTarget = target;
-      const session = sessionFor(target);
-      if (!session.found) {
-        session.found = true;
-        session.timeToFound = Math.round(performance.now() - startedAt);
-        session.send();
-      }
-      setState("found");
-      video.play().catch(() => { playing = video; unmuteButton.hidden = false; });
-    };
-    anchor.onTargetLost = () => {
-      visible = Math.max(visible - 1, 0);
-      video.pause();
-      if (!visible) setState("lost");
-    };
-  });
-  await mindar.start();
-  mindar.renderer.setAnimationLoop(() => mindar.renderer.render(mindar.scene, mindar.camera));
-  setState("scanning");
-  setTimeout(() => {
-    if (!everFound) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });
-  }, config.notFoundAfterMs);
+// --- What the engines report ----------------------------------------------------------------------
+let visible = 0;
+let everFound = false;
+
+export function targetFound(target, video) {
+  visible += 1;
+  everFound = true;
+  fallbackTarget = target;
+  const session = sessionFor(target);
+  if (!session.found) {
+    session.found = true;
+    session.timeToFound = Math.round(performance.now() - startedAt);
+    session.send();
+  }
+  setState("found");
+  video.play().catch(() => { playing = video; unmuteButton.hidden = false; });
 }
 
-async function main() {
+export function targetLost(target, video) {
+  visible = Math.max(visible - 1, 0);
+  video.pause();
+  if (!visible) setState("lost");
+}
+
+// startEngine() starts the runtime and resolves once the camera is being scanned; supported()
+// tells whether this browser can run it at all (else the video plays full-screen).
+export async function run(startEngine, { supported = hasWebGL } = {}) {
   await waitForInAppChoice();
-  if (!hasWebGL()) {
+  if (!supported()) {
     setState("error", "unsupported");
     playFallback();
     return;
@@ -270,11 +257,15 @@ async function main() {
     return;
   }
   try {
-    await startAR();
+    await startEngine();
   } catch (err) {
     console.error("AR start failed", err);
     setState("error", "load-failed");
+    return;
   }
+  // A photo found while the runtime was still starting keeps its "found".
+  if (body.dataset.arState === "loading") setState("scanning");
+  setTimeout(() => {
+    if (!everFound) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });
+  }, config.notFoundAfterMs);
 }
-
-main();
