@@ -281,6 +281,10 @@ if VIEWER_IP_STORAGE not in {"anonymized", "none"}:
     raise ImproperlyConfigured(f"VIEWER_IP_STORAGE={VIEWER_IP_STORAGE!r} must be 'anonymized' or 'none'.")
 # Beacon posts allowed per client IP per minute.
 BEACON_RATE_PER_MINUTE = env_int("BEACON_RATE_PER_MINUTE", 120, min_value=1)
+# Raw view sessions older than this many days are rolled up into daily totals (and the raw rows,
+# with their user agents and IPs, deleted) by an hourly job; 0 keeps them forever. See
+# viewer/retention.py for what stays exact.
+ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 0, min_value=0, max_value=100 * 365)
 
 # Fernet keys for stored credentials, newest first (see companies/crypto.py for rotation).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])

@@ -7,7 +7,8 @@ import pytest
 
 from viewer import analytics
 from viewer.analytics import DateRange, Scope, Totals
-from viewer.tests.analytics_data import RANGE, at, build, visit
+from viewer.retention import rollup_view_sessions
+from viewer.tests.analytics_data import NOW, RANGE, at, build, visit
 
 
 @pytest.fixture
@@ -153,3 +154,57 @@ def test_interpolated_median():
     assert analytics.interpolate_median(cumulative, 10) == pytest.approx(250 + 250 * 1 / 4)
     # Everything beyond the last bound: the bound is the answer (at least a minute).
     assert analytics.interpolate_median([0] * 15, 3) == 60000
+
+
+# --- Across the rollup boundary -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_exact_metric_is_unchanged_by_the_rollup(data):
+    scopes = [company(data), Scope(project=data.weddings), Scope(portrait=data.pa1), Scope()]
+    before = {
+        scope: (
+            analytics.summary(scope, RANGE),
+            analytics.breakdowns(scope, RANGE),
+            [analytics.sessions_over_time(scope, RANGE, bucket=b) for b in analytics.BUCKETS],
+            analytics.top_portraits(scope, RANGE),
+            list(analytics.portrait_rows(scope, RANGE)),
+        )
+        for scope in scopes
+    }
+    result = rollup_view_sessions(older_than_days=8, now=NOW)
+    assert (result.days, result.sessions, result.created, result.updated) == (3, 8, 7, 0)
+    for scope in scopes:
+        summary, breakdowns, series, top, rows = before[scope]
+        after = analytics.summary(scope, RANGE)
+        totals = ("sessions", "found", "timed", "played", "watch_seconds")
+        assert [getattr(after, f) for f in totals] == [getattr(summary, f) for f in totals]
+        assert analytics.breakdowns(scope, RANGE) == breakdowns
+        assert [analytics.sessions_over_time(scope, RANGE, bucket=b) for b in analytics.BUCKETS] == series
+        assert analytics.top_portraits(scope, RANGE) == top
+        assert list(analytics.portrait_rows(scope, RANGE)) == rows
+
+
+@pytest.mark.django_db
+def test_the_median_across_the_boundary_is_interpolated_in_the_bucket(data):
+    rollup_view_sessions(older_than_days=8, now=NOW)
+    s = analytics.summary(company(data), RANGE)
+    # Rolled up: 500, 1000, 2000, 3000; raw: 4000. Cumulative ≤1500: 2, ≤2000: 3, so the median
+    # (rank 2.5 of 5) is half-way into (1500, 2000]: 1750, where the exact median is 2000.
+    assert s.median_time_to_found_ms == 1750
+    assert not s.median_is_exact
+    assert analytics.median_time_to_found(company(data), RANGE) == (1750, False)
+    # Only raw days in the range: exact again.
+    later = DateRange(date(2026, 3, 4), date(2026, 3, 10))
+    assert analytics.summary(company(data), later).median_time_to_found_ms == 4000
+    assert analytics.summary(company(data), later).median_is_exact
+
+
+@pytest.mark.django_db
+def test_a_range_of_only_rolled_up_days(data):
+    rollup_view_sessions(older_than_days=8, now=NOW)
+    early = DateRange(date(2026, 3, 2), date(2026, 3, 3))
+    s = analytics.summary(company(data), early)
+    assert (s.sessions, s.found, s.played, s.average_watch_seconds) == (6, 4, 3, 20)
+    # 500, 1000, 2000, 3000: rank 2 reaches ≤1000 exactly → the top of (750, 1000].
+    assert s.median_time_to_found_ms == 1000

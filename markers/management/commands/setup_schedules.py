@@ -11,6 +11,12 @@ SCHEDULES = {
         1,
         "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
     ),
+    "arv: roll up old view sessions": (
+        "viewer.tasks.rollup_view_sessions",
+        Schedule.MINUTES,
+        60,
+        "add up raw view sessions older than ANALYTICS_RAW_RETENTION_DAYS into daily totals (no-op when 0)",
+    ),
 }
 
 
