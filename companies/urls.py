@@ -16,4 +16,5 @@ urlpatterns = [
     path("members/<int:pk>/role/", views.member_role, name="member_role"),
     path("members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("", include("content.urls")),
+    path("", include("viewer.portal_urls")),
 ]
