@@ -41,8 +41,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from django.db.models import Count, DateField, ExpressionWrapper, F, FloatField, Q, Sum, Value, Window
-from django.db.models.functions import RowNumber, TruncDay, TruncMonth, TruncWeek
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value, Window
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from companies.models import Company, Project
@@ -79,8 +79,16 @@ class Scope:
         return self.company is None and self.project is None and self.portrait is None
 
     def filter(self, queryset):
-        """Restrict a ViewSession or ViewSessionDaily queryset (both have ``in_scope``)."""
-        return queryset.in_scope(company=self.company, project=self.project, portrait=self.portrait)
+        """Restrict a ViewSession or ViewSessionDaily queryset (both have ``in_scope``).
+
+        A project or portrait given as an instance also filters on its company: that lets
+        PostgreSQL answer from the covering (company, created_at, …) index alone when the
+        project is big, while the planner still picks the narrow project index for small ones.
+        """
+        company = self.company
+        for owned in (self.project, self.portrait):
+            company = getattr(owned, "company_id", None) or company
+        return queryset.in_scope(company=company, project=self.project, portrait=self.portrait)
 
     def portraits(self):
         lookups = {"company": self.company, "project": self.project, "pk": getattr(self.portrait, "pk", self.portrait)}
@@ -221,13 +229,20 @@ class Dashboard:
 
 # --- Aggregation building blocks ---------------------------------------------------------------
 
+
+def _count(condition: Q | None = None) -> Count:
+    # created_at, never null, rather than the primary key: it is in the covering dashboard index
+    # (viewsession_company_stats_idx) and the id is not, so PostgreSQL never has to visit the table.
+    return Count("created_at", filter=condition)
+
+
 # The same five numbers from either table: raw rows are counted, rollups summed. (The ``_n``
 # suffix keeps the names clear of the rollup's own columns.)
 _RAW_TOTALS = {
-    "sessions_n": Count("pk"),
-    "found_n": Count("pk", filter=Q(found=True)),
-    "timed_n": Count("pk", filter=Q(time_to_found_ms__isnull=False)),
-    "played_n": Count("pk", filter=Q(video_played=True)),
+    "sessions_n": _count(),
+    "found_n": _count(Q(found=True)),
+    "timed_n": _count(Q(time_to_found_ms__isnull=False)),
+    "played_n": _count(Q(video_played=True)),
     "watch_n": Sum("watch_seconds", filter=Q(video_played=True)),
 }
 _DAILY_TOTALS = {
@@ -237,6 +252,9 @@ _DAILY_TOTALS = {
     "played_n": Sum("played"),
     "watch_n": Sum("watch_seconds"),
 }
+
+
+_TOTAL_NAMES = ("sessions_n", "found_n", "timed_n", "played_n", "watch_n")
 
 
 def _totals(row: dict) -> Totals:
@@ -257,26 +275,39 @@ def _daily(scope: Scope, dates: DateRange):
     return scope.filter(ViewSessionDaily.objects.between(dates.start, dates.end))
 
 
-def _grouped(scope: Scope, dates: DateRange, keys: list[str], *, raw_keys=None, daily_keys=None, histogram=False):
+def _local_day():
+    # A cast, not DATE_TRUNC: on PostgreSQL ``(created_at AT TIME ZONE …)::date`` costs about
+    # half as much per row, and weeks and months are folded from days in Python anyway.
+    return TruncDate("created_at", tzinfo=timezone.get_default_timezone())
+
+
+def _grouped(scope: Scope, dates: DateRange, keys: list[str], *, histogram=False):
     """``{key values: Totals}`` from both tables added up, plus the rolled-up histogram. Two queries.
 
-    ``raw_keys``/``daily_keys`` give computed keys (time buckets) an expression per table. With
-    *histogram*, also ``(timed sessions, cumulative ttf_le_* counts)`` over the rolled-up rows.
+    The key "day" is the local day (the rollup's own column). With *histogram*, also
+    ``(timed sessions, cumulative ttf_le_* counts)`` over the rolled-up rows.
     """
-    merged: dict[tuple, Totals] = defaultdict(Totals)
-    raw = _raw(scope, dates).annotate(**(raw_keys or {})).values(*keys).annotate(**_RAW_TOTALS).order_by()
-    for row in raw:
-        merged[tuple(row[k] for k in keys)] += _totals(row)
+    # Plain lists while adding up: a dashboard folds thousands of rows.
+    merged: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+
+    def add(row):
+        acc = merged[tuple(row[k] for k in keys)]
+        for i, name in enumerate(_TOTAL_NAMES):
+            acc[i] += row[name] or 0
+
+    raw = _raw(scope, dates)
+    if "day" in keys:
+        raw = raw.annotate(day=_local_day())
+    for row in raw.values(*keys).annotate(**_RAW_TOTALS).order_by():
+        add(row)
     sums = {f: Sum(f) for f in TTF_BUCKET_FIELDS} if histogram else {}
-    daily = _daily(scope, dates).annotate(**(daily_keys or {})).values(*keys).annotate(**_DAILY_TOTALS, **sums)
     rolled_timed, rolled_hist = 0, [0] * len(TTF_BUCKET_FIELDS)
-    for row in daily.order_by():
-        totals = _totals(row)
-        merged[tuple(row[k] for k in keys)] += totals
+    for row in _daily(scope, dates).values(*keys).annotate(**_DAILY_TOTALS, **sums).order_by():
+        add(row)
         if histogram:
-            rolled_timed += totals.timed
+            rolled_timed += row["timed_n"] or 0
             rolled_hist = [a + (row[f] or 0) for a, f in zip(rolled_hist, TTF_BUCKET_FIELDS, strict=True)]
-    return dict(merged), (rolled_timed, rolled_hist)
+    return {key: Totals(*values) for key, values in merged.items()}, (rolled_timed, rolled_hist)
 
 
 # --- Median time to found -----------------------------------------------------------------------
@@ -324,7 +355,7 @@ def _median(scope: Scope, dates: DateRange, *, raw_timed: int, rolled: tuple[int
             return float(middle[0]), True
         return (middle[0] + middle[1]) / 2, True
     bounds = zip(TTF_BUCKET_FIELDS, TIME_TO_FOUND_BUCKETS_MS, strict=True)
-    counts = timed.aggregate(**{f: Count("pk", filter=Q(time_to_found_ms__lte=b)) for f, b in bounds})
+    counts = timed.aggregate(**{f: _count(Q(time_to_found_ms__lte=b)) for f, b in bounds})
     cumulative = [counts[f] + rolled_hist[i] for i, f in enumerate(TTF_BUCKET_FIELDS)]
     return interpolate_median(cumulative, raw_timed + rolled_timed), False
 
@@ -377,18 +408,10 @@ def breakdowns(scope: Scope, dates: DateRange) -> Breakdowns:
     return _breakdowns(_by_client(scope, dates)[0])
 
 
-def _bucket_keys(bucket: Bucket):
-    if bucket not in BUCKETS:
-        raise ValueError(f"bucket must be one of {BUCKETS}")
-    tz = timezone.get_default_timezone()
-    trunc = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}[bucket]
-    raw = {"bucket": trunc("created_at", output_field=DateField(), tzinfo=tz)}
-    daily = {"bucket": F("day") if bucket == "day" else trunc("day")}
-    return raw, daily
-
-
 def bucket_start(day: date, bucket: Bucket) -> date:
     """The first day of the bucket holding *day*: itself, its week's Monday or its month's 1st."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}")
     if bucket == "week":
         return day - timedelta(days=day.weekday())
     if bucket == "month":
@@ -412,9 +435,26 @@ def bucket_starts(dates: DateRange, bucket: Bucket) -> list[date]:
 
 def sessions_over_time(scope: Scope, dates: DateRange, *, bucket: Bucket = "day") -> list[TimePoint]:
     """Totals per day, week (from Monday) or month, with empty buckets as zeros. Two queries."""
-    raw_keys, daily_keys = _bucket_keys(bucket)
-    groups, _ = _grouped(scope, dates, ["bucket"], raw_keys=raw_keys, daily_keys=daily_keys)
-    return [TimePoint(start, groups.get((start,), Totals())) for start in bucket_starts(dates, bucket)]
+    groups, _ = _grouped(scope, dates, ["day"])
+    return _series({day: totals for (day,), totals in groups.items()}, dates, bucket)
+
+
+def _fold(groups: dict[tuple, Totals], key) -> dict[tuple, Totals]:
+    """Totals added up by ``key(group key)``; lists while adding, as a year by day is thousands of groups."""
+    acc: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    for group, totals in groups.items():
+        values = acc[key(group)]
+        for i, value in enumerate(totals._values()):
+            values[i] += value
+    return {k: Totals(*v) for k, v in acc.items()}
+
+
+def _series(by_day: dict[date, Totals], dates: DateRange, bucket: Bucket) -> list[TimePoint]:
+    """Days folded into buckets (a week's days are added up in Python, not grouped in SQL)."""
+    by_bucket: dict[date, Totals] = defaultdict(Totals)
+    for day, totals in by_day.items():
+        by_bucket[bucket_start(day, bucket)] += totals
+    return [TimePoint(start, by_bucket.get(start, Totals())) for start in bucket_starts(dates, bucket)]
 
 
 # --- Top portraits and companies ----------------------------------------------------------------
@@ -468,18 +508,24 @@ def top_companies(dates: DateRange, *, limit: int = 20) -> list[CompanyTotals]:
 def dashboard(scope: Scope, dates: DateRange, *, bucket: Bucket = "day", top: int = 10) -> Dashboard:
     """Summary, time series, breakdowns and (except for a portrait) top portraits.
 
-    Seven or eight queries whatever the number of sessions: totals per device/OS/browser (2, shared
-    by the summary and the breakdowns), the median (1, none without timed sessions), the time
-    series (2) and the top portraits (3).
+    Six queries whatever the number of sessions (three for a portrait, which has no top list; one
+    less without timed sessions): totals per local day and device/OS/browser (raw and rolled up:
+    the summary, the breakdowns and the series all come from these two), the median, and the top
+    portraits (3).
+    Over a year of a big company each raw query reads the scope's whole range, so they are as
+    few as possible: one pass for the totals, one for the median, one for the top list.
     """
-    groups, rolled = _by_client(scope, dates)
+    bucket_start(dates.start, bucket)  # an unknown bucket fails before any query
+    groups, rolled = _grouped(scope, dates, ["day", *BREAKDOWN_FIELDS], histogram=True)
+    by_client = _fold(groups, lambda key: key[1:])
+    by_day = {day: totals for (day,), totals in _fold(groups, lambda key: key[:1]).items()}
     return Dashboard(
         scope=scope,
         dates=dates,
         bucket=bucket,
-        summary=_summary(groups, rolled, scope, dates),
-        series=sessions_over_time(scope, dates, bucket=bucket),
-        breakdowns=_breakdowns(groups),
+        summary=_summary(by_client, rolled, scope, dates),
+        series=_series(by_day, dates, bucket),
+        breakdowns=_breakdowns(by_client),
         top_portraits=top_portraits(scope, dates, limit=top) if scope.portrait is None else [],
     )
 
@@ -494,26 +540,32 @@ def portrait_rows(scope: Scope, dates: DateRange, *, bucket: Bucket = "day") -> 
     merged on the fly, so memory stays flat however long the export.
     """
     info = _portrait_info(scope.portraits())
-    raw_keys, daily_keys = _bucket_keys(bucket)
-    keys = ("bucket", "portrait")
-    raw = _raw(scope, dates).annotate(**raw_keys).values(*keys).annotate(**_RAW_TOTALS).order_by(*keys)
-    daily = _daily(scope, dates).annotate(**daily_keys).values(*keys).annotate(**_DAILY_TOTALS).order_by(*keys)
+    bucket_start(dates.start, bucket)  # an unknown bucket fails before any query
+    keys = ("day", "portrait")
+    raw = _raw(scope, dates).annotate(day=_local_day()).values(*keys).annotate(**_RAW_TOTALS).order_by(*keys)
+    daily = _daily(scope, dates).values(*keys).annotate(**_DAILY_TOTALS).order_by(*keys)
 
     def keyed(rows: Iterable[dict]):
         for row in rows:
-            yield (row["bucket"], row["portrait"]), _totals(row)
+            yield row["day"], row["portrait"], _totals(row)
 
-    current, acc = None, Totals()
+    # Days arrive in order; a bucket's portraits are added up until the next bucket starts, then
+    # written out by portrait id (so memory holds at most one bucket's portraits).
+    current, acc = None, defaultdict(Totals)
     streams = (keyed(raw.iterator(chunk_size=2000)), keyed(daily.iterator(chunk_size=2000)))
-    merged = heapq.merge(*streams, key=lambda kv: kv[0])
-    for key, totals in merged:
-        if key != current:
-            if current is not None and current[1] in info:
-                yield current[0], replace(info[current[1]], totals=acc)
-            current, acc = key, Totals()
-        acc += totals
-    if current is not None and current[1] in info:
-        yield current[0], replace(info[current[1]], totals=acc)
+    for day, portrait, totals in heapq.merge(*streams, key=lambda row: row[:2]):
+        start = bucket_start(day, bucket)
+        if start != current:
+            yield from _flush(current, acc, info)
+            current, acc = start, defaultdict(Totals)
+        acc[portrait] += totals
+    yield from _flush(current, acc, info)
+
+
+def _flush(start, acc: dict[int, Totals], info: dict[int, PortraitTotals]):
+    for portrait in sorted(acc):
+        if portrait in info:
+            yield start, replace(info[portrait], totals=acc[portrait])
 
 
 # --- Staff: processing jobs ---------------------------------------------------------------------
@@ -574,7 +626,7 @@ def processing_job_stats(dates: DateRange) -> JobStats:
     ]
     failures = dict(
         finished.filter(status=Job.Status.FAILED)
-        .annotate(day=TruncDay("finished_at", output_field=DateField(), tzinfo=timezone.get_default_timezone()))
+        .annotate(day=TruncDate("finished_at", tzinfo=timezone.get_default_timezone()))
         .values("day")
         .annotate(n=Count("pk"))
         .order_by()

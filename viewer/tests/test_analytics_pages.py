@@ -232,15 +232,15 @@ def _grow(data, n):
 
 
 # Every page: session, user, memberships (the tenant), then its object, then viewer.analytics:
-#   dashboard: totals per device/OS/browser (raw, rolled up), median, series (raw, rolled up),
-#   top portraits (raw, rolled up, titles).
+#   dashboard: totals per local day and device/OS/browser (raw, rolled up), the median, and
+#   the top portraits (raw, rolled up, titles).
 PAGE_QUERIES = {
-    # session + user + memberships, 8 analytics queries
-    "company": 3 + 8,
-    # + the project; 8 analytics queries
-    "project": 3 + 1 + 8,
-    # + the photo; no top list: 5 analytics queries
-    "portrait": 3 + 1 + 5,
+    # session + user + memberships, 6 analytics queries
+    "company": 3 + 6,
+    # + the project; 6 analytics queries
+    "project": 3 + 1 + 6,
+    # + the photo; no top list: 3 analytics queries
+    "portrait": 3 + 1 + 3,
     # session + user + memberships + (project or photo), then the photos' titles, raw rows, rollups
     "company csv": 3 + 3,
     "project csv": 3 + 1 + 3,
