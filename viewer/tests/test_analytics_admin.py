@@ -141,14 +141,21 @@ def test_staff_without_the_permission_and_non_staff_are_refused(client, make_use
 # portraits (raw, rolled up, titles), job counts, job percentiles, job failures per day, top
 # companies (raw, rolled up, names), and the company <select> of the filter form.
 ADMIN_QUERIES = 2 + 6 + 3 + 3 + 1
+# Session, user, then the photos' titles and the export's raw and rolled-up rows, streamed.
+ADMIN_CSV_QUERIES = 2 + 3
 
 
 @pytest.mark.django_db
-def test_admin_page_query_count_is_constant(admin_client, jobs, django_assert_num_queries):
+def test_admin_page_and_csv_query_counts_are_constant(admin_client, jobs, django_assert_num_queries):
     def count():
         with django_assert_num_queries(ADMIN_QUERIES):
             assert admin_client.get(reverse("admin:analytics"), RANGE_QUERY).status_code == 200
+        with django_assert_num_queries(ADMIN_CSV_QUERIES):
+            response = admin_client.get(reverse("admin:analytics_csv"), RANGE_QUERY)
+            assert response.status_code == 200
+            b"".join(response.streaming_content)
 
+    admin_client.get(reverse("admin:analytics"), RANGE_QUERY)  # uncounted: warms per-process caches
     count()
     for i in range(30):
         visit((jobs.pa1, jobs.pa2, jobs.pb1)[i % 3], NOW - timedelta(days=3 + i % 5), ttf=i * 10, os=f"OS{i}")
