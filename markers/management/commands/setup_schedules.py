@@ -5,17 +5,17 @@ from django_q.models import Schedule
 
 # name -> (task, schedule type, minutes or cron, help). Every periodic job of the platform is here.
 SCHEDULES = {
-    "arv: sweep jobs and uploads": (
-        "markers.tasks.sweep",
-        Schedule.MINUTES,
-        1,
-        "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
-    ),
     "arv: roll up old view sessions": (
         "viewer.tasks.rollup_view_sessions",
         Schedule.MINUTES,
         60,
         "add up raw view sessions older than ANALYTICS_RAW_RETENTION_DAYS into daily totals (no-op when 0)",
+    ),
+    "arv: sweep jobs and uploads": (
+        "markers.tasks.sweep",
+        Schedule.MINUTES,
+        1,
+        "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
     ),
 }
 
