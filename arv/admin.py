@@ -1,7 +1,9 @@
 from datetime import timedelta
+from functools import partial, update_wrapper
 
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,3 +26,36 @@ class ArvAdminSite(admin.AdminSite):
         figures["portraits"] = Portrait.objects.count()
         figures["failed_jobs_24h"] = Job.objects.markers().failed_since(since).count()
         return super().index(request, {"platform_figures": figures, **(extra_context or {})})
+
+    # --- Staff analytics (viewer/admin_views.py) --------------------------------------------------
+
+    def get_urls(self):
+        from viewer import admin_views
+
+        def view(func):
+            return self.admin_view(update_wrapper(partial(func, admin_site=self), func))
+
+        return [
+            path("analytics/", view(admin_views.staff_analytics), name="analytics"),
+            path("analytics.csv", view(admin_views.staff_analytics_csv), name="analytics_csv"),
+            *super().get_urls(),
+        ]
+
+    def get_app_list(self, request, app_label=None):
+        """The analytics page, listed first under "Viewer" for staff allowed to see it."""
+        from viewer.admin_views import PERMISSION
+
+        app_list = super().get_app_list(request, app_label)
+        if request.user.has_perm(PERMISSION):
+            for app in app_list:
+                if app["app_label"] == "viewer":
+                    entry = {
+                        "name": _("Analytics"),
+                        "object_name": "Analytics",
+                        "admin_url": reverse("admin:analytics"),
+                        "add_url": None,
+                        "view_only": True,
+                        "perms": {"view": True},
+                    }
+                    app["models"].insert(0, entry)
+        return app_list

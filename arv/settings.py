@@ -375,6 +375,10 @@ VIEWER_PAGE_CACHE_SECONDS = env_int("VIEWER_PAGE_CACHE_SECONDS", 10, min_value=0
 VIEWS_FLUSH_SECONDS = env_int("VIEWS_FLUSH_SECONDS", 1, min_value=0, max_value=60)
 # Beacon posts allowed per client IP per minute.
 BEACON_RATE_PER_MINUTE = env_int("BEACON_RATE_PER_MINUTE", 120, min_value=1)
+# Raw view sessions older than this many days are rolled up into daily totals (and the raw rows,
+# with their user agents and IPs, deleted) by an hourly job; 0 keeps them forever. See
+# viewer/retention.py for what stays exact.
+ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 0, min_value=0, max_value=100 * 365)
 
 # Fernet keys for stored credentials, newest first (see companies/crypto.py for rotation).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from viewer.models import ViewSession
+from viewer.models import ViewSession, ViewSessionDaily
 
 
 @admin.register(ViewSession)
@@ -25,4 +25,23 @@ class ViewSessionAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ViewSession._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ViewSessionDaily)
+class ViewSessionDailyAdmin(admin.ModelAdmin):
+    """Read-only: rows are written by the retention job alone (viewer/retention.py)."""
+
+    list_display = ["day", "portrait", "company", "device_type", "os", "browser", "sessions", "found", "played"]
+    list_filter = ["device_type"]
+    list_select_related = ["portrait", "company"]
+    search_fields = ["portrait__title", "portrait__unique_id", "company__name"]
+    date_hierarchy = "day"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in ViewSessionDaily._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

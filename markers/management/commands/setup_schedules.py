@@ -5,6 +5,12 @@ from django_q.models import Schedule
 
 # name -> (task, schedule type, minutes or cron, help). Every periodic job of the platform is here.
 SCHEDULES = {
+    "arv: roll up old view sessions": (
+        "viewer.tasks.rollup_view_sessions",
+        Schedule.MINUTES,
+        60,
+        "add up raw view sessions older than ANALYTICS_RAW_RETENTION_DAYS into daily totals (no-op when 0)",
+    ),
     "arv: sweep jobs and uploads": (
         "markers.tasks.sweep",
         Schedule.MINUTES,
