@@ -8,10 +8,26 @@ from arv.storage import forget_cached_storages
 
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
+    from arv.csp import forget_storage_origins, set_storage_origins
+
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_cached_storages()
+    # As on a running server without remote storages, the CSP's origins are already known;
+    # tests of remote storages call forget_storage_origins() to have them looked up.
+    set_storage_origins(())
     yield
     forget_cached_storages()
+    forget_storage_origins()
+
+
+def warm_process_caches() -> None:
+    """What any running server has already looked up: the default storage connection and the
+    storage origins of the CSP (each re-read at most once a minute)."""
+    from arv.csp import storage_origins
+    from arv.storage import default_connection
+
+    default_connection()
+    storage_origins()
 
 
 @pytest.fixture
@@ -130,7 +146,7 @@ def ready_portrait(tenants, make_portrait):
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from arv.storage import default_connection, storage_for_company
+    from arv.storage import storage_for_company
     from markers.models import Job
 
     portrait = make_portrait(tenants.project_a, title="Anna", with_video=True)
@@ -140,5 +156,5 @@ def ready_portrait(tenants, make_portrait):
     portrait.preview = storage.save(f"{portrait.storage_dir}/preview.webp", ContentFile(b"RIFF0000WEBP"))
     portrait.status = "ready"
     portrait.save()
-    default_connection()  # warm the per-process cache, as any running server has
+    warm_process_caches()
     return portrait

@@ -71,6 +71,13 @@ def forget_storage_origins() -> None:
         _origins = None
 
 
+def set_storage_origins(origins: tuple[str, ...]) -> None:
+    """Use these origins for the next minute (tests start from a known, warm state)."""
+    global _origins
+    with _lock:
+        _origins = (time.monotonic(), tuple(origins))
+
+
 def add_csp(response, *, permissions: str | None = None, **directives: tuple[str, ...]) -> None:
     """Extend the policy of this response: ``add_csp(r, script_src=("'sha256-…'",))``."""
     extra = getattr(response, "csp_extra", {})

@@ -155,3 +155,23 @@ def test_the_admin_lives_where_the_operator_says():
     code = "import django; django.setup(); from django.urls import reverse; print(reverse('admin:index'))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "/backoffice-7f3a/"
+
+
+@pytest.mark.django_db
+def test_remote_storage_origins_are_allowed_for_media(client, tenants):
+    from arv.csp import forget_storage_origins
+    from companies.models import StorageConnection
+
+    StorageConnection.objects.create(
+        name="S3",
+        provider="s3",
+        bucket="b",
+        options={"endpoint_url": "https://s3.example.net:9000/x", "public_base_url": "https://cdn.example.org/p"},
+    )
+    forget_storage_origins()
+    client.force_login(tenants.owner)
+    policy = client.get(reverse("portal:dashboard"))["Content-Security-Policy"]
+    for directive in ("img-src", "media-src", "connect-src"):
+        part = policy.split(directive, 1)[1].split(";", 1)[0]
+        assert "https://s3.example.net:9000" in part and "https://cdn.example.org" in part
+    assert "cdn.example.org" not in policy.split("script-src", 1)[1].split(";", 1)[0]

@@ -79,7 +79,7 @@ def test_rotation_form_saves_and_starts_now(client, tenants, three_videos):
 def test_the_viewer_follows_the_rotation_in_the_company_time_zone(client, tenants, three_videos, monkeypatch):
     from django.core.files.base import ContentFile
 
-    from arv.storage import default_connection
+    from conftest import warm_process_caches
     from markers.models import Job
 
     portrait = three_videos
@@ -91,7 +91,7 @@ def test_the_viewer_follows_the_rotation_in_the_company_time_zone(client, tenant
     Rotation.objects.create(
         portrait=portrait, kind="cyclic", every="day", at=time(9, 0), anchor=datetime(2026, 3, 27, 12, tzinfo=berlin)
     )
-    default_connection()
+    warm_process_caches()
     titles = {v.file.url: v.title for v in portrait.videos.all()}
 
     def playing_at(moment):

@@ -89,12 +89,12 @@ def test_a_new_marker_triggers_an_album_rebuild(tenants, tmp_path, django_captur
 
 @pytest.mark.django_db
 def test_album_page_lists_every_playable_photo(client, tenants, tmp_path, django_assert_max_num_queries):
-    from arv.storage import default_connection
+    from conftest import warm_process_caches
 
     first = ready(tenants, "coffee_1000.jpg", tmp_path=tmp_path)
     ready(tenants, "chelsea_1000.jpg", with_video=False, tmp_path=tmp_path)  # nothing to play: skipped
     services.rebuild_project_marker(project=tenants.project_a)
-    default_connection()
+    warm_process_caches()
     url = reverse("viewer:album", args=[tenants.project_a.public_id])
     # project+company+connection+marker, portraits, their playable videos
     with django_assert_max_num_queries(3):
