@@ -219,8 +219,11 @@ def _previous_month(now: datetime, tz: zoneinfo.ZoneInfo) -> tuple[datetime, dat
 
 
 def queue_monthly_reports(*, now: datetime | None = None) -> int:
-    """Last month's "your photos were viewed N times" report, once per company and month."""
-    from viewer.models import ViewSession
+    """Last month's "your photos were viewed N times" report, once per company and month.
+
+    Counts come from the analytics selectors, so they stay right after old sessions are rolled up.
+    """
+    from viewer import analytics
 
     now = now or timezone.now()
     created = 0
@@ -231,15 +234,14 @@ def queue_monthly_reports(*, now: datetime | None = None) -> int:
     )
     for company in companies:
         start, end = _previous_month(now, zoneinfo.ZoneInfo(company.timezone))
-        sessions = ViewSession.objects.filter(company=company, created_at__gte=start, created_at__lt=end)
-        top = list(
-            sessions.values("portrait__title", "portrait__unique_id").annotate(views=Count("pk")).order_by("-views")[:5]
-        )
+        dates = analytics.DateRange(start.date(), (end - timedelta(days=1)).date())
+        scope = analytics.Scope(company=company)
+        views = analytics.summary(scope, dates).sessions
+        top = [
+            {"title": row.title, "views": row.totals.sessions} for row in analytics.top_portraits(scope, dates, limit=5)
+        ]
         with _in_company_language(company):
-            message = _render(
-                "monthly_report",
-                {"company": company, "month": start, "views": sessions.count(), "top": top},
-            )
+            message = _render("monthly_report", {"company": company, "month": start, "views": views, "top": top})
         key = f"monthly_report:{company.pk}:{start:%Y-%m}"
         if create(company=company, kind=Notification.Kind.MONTHLY_REPORT, key=key, message=message):
             created += 1

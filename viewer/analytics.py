@@ -48,7 +48,7 @@ from django.utils import timezone
 from companies.models import Company, Project
 from content.models import Portrait
 from markers.models import Job
-from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
+from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TIMED, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
 
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
@@ -241,7 +241,7 @@ def _count(condition: Q | None = None) -> Count:
 _RAW_TOTALS = {
     "sessions_n": _count(),
     "found_n": _count(Q(found=True)),
-    "timed_n": _count(Q(time_to_found_ms__isnull=False)),
+    "timed_n": _count(TIMED),
     "played_n": _count(Q(video_played=True)),
     "watch_n": Sum("watch_seconds", filter=Q(video_played=True)),
 }
@@ -320,7 +320,7 @@ def median_time_to_found(scope: Scope, dates: DateRange) -> tuple[float | None, 
     query on top of their totals, which already hold the counts.
     """
     rolled = _rolled_histogram(scope, dates)
-    raw_timed = _raw(scope, dates).filter(time_to_found_ms__isnull=False).count()
+    raw_timed = _raw(scope, dates).filter(TIMED).count()
     return _median(scope, dates, raw_timed=raw_timed, rolled=rolled)
 
 
@@ -345,7 +345,7 @@ def _median(scope: Scope, dates: DateRange, *, raw_timed: int, rolled: tuple[int
     rolled_timed, rolled_hist = rolled
     if raw_timed + rolled_timed == 0:
         return None, True
-    timed = _raw(scope, dates).filter(time_to_found_ms__isnull=False)
+    timed = _raw(scope, dates).filter(TIMED)
     if rolled_timed == 0:
         k = (raw_timed - 1) // 2
         middle = list(timed.order_by("time_to_found_ms").values_list("time_to_found_ms", flat=True)[k : k + 2])
@@ -406,6 +406,12 @@ def summary(scope: Scope, dates: DateRange) -> Summary:
 def breakdowns(scope: Scope, dates: DateRange) -> Breakdowns:
     """Sessions per device type, OS and browser, most frequent first. Two queries."""
     return _breakdowns(_by_client(scope, dates)[0])
+
+
+def summary_and_breakdowns(scope: Scope, dates: DateRange) -> tuple[Summary, Breakdowns]:
+    """Both from the same grouped read (what the REST API answers with)."""
+    groups, rolled = _by_client(scope, dates)
+    return _summary(groups, rolled, scope, dates), _breakdowns(groups)
 
 
 def bucket_start(day: date, bucket: Bucket) -> date:

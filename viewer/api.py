@@ -1,8 +1,12 @@
-"""REST API: view statistics per portrait and per project."""
+"""REST API: view statistics per portrait and per project, from the analytics selectors."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,8 +15,8 @@ from arv.api import QuerySerializer
 from companies.access import get_project_for_user
 from companies.api import TenantApiView
 from content.access import get_portrait_for_user
+from viewer import analytics
 from viewer.models import ViewSession
-from viewer.selectors import view_summary
 
 
 class DevicesSerializer(serializers.Serializer):
@@ -23,12 +27,17 @@ class DevicesSerializer(serializers.Serializer):
 
 
 class AnalyticsSerializer(serializers.Serializer):
-    views_count = serializers.IntegerField(help_text="Viewer page loads, all time (not limited by since/until).")
+    views_count = serializers.IntegerField(help_text="Viewer page loads, all time (not limited by start/end).")
+    start = serializers.DateField(help_text="First day counted (local date).")
+    end = serializers.DateField(help_text="Last day counted (local date).")
     sessions = serializers.IntegerField(help_text="Visits in the period.")
     found = serializers.IntegerField(help_text="Visits in which the camera found the print.")
     found_share = serializers.FloatField(allow_null=True, help_text="found / sessions, 0–1.")
     median_time_to_found_ms = serializers.FloatField(
         allow_null=True, help_text="Median time from opening the page to finding the print."
+    )
+    median_is_exact = serializers.BooleanField(
+        help_text="False when the period reaches days already rolled up into daily totals (interpolated)."
     )
     plays = serializers.IntegerField(help_text="Visits in which the video started.")
     play_rate = serializers.FloatField(allow_null=True, help_text="plays / sessions, 0–1.")
@@ -39,18 +48,38 @@ class AnalyticsSerializer(serializers.Serializer):
 
 
 class PeriodSerializer(QuerySerializer):
-    since = serializers.DateTimeField(required=False, help_text="Only visits from this moment on.")
-    until = serializers.DateTimeField(required=False, help_text="Only visits before this moment.")
+    start = serializers.DateField(required=False, help_text="First day (local date); default: the first day there is.")
+    end = serializers.DateField(required=False, help_text="Last day (local date, inclusive); default: today.")
+
+    def validate(self, data):
+        if "start" in data and "end" in data and data["end"] < data["start"]:
+            raise serializers.ValidationError({"end": _("The end must not be before the start.")})
+        return data
 
 
-def _in_period(sessions, request):
+def _statistics(request, scope: analytics.Scope, *, first: date, views: int) -> dict:
     period = PeriodSerializer(data=request.query_params)
     period.is_valid(raise_exception=True)
-    if "since" in period.validated_data:
-        sessions = sessions.filter(created_at__gte=period.validated_data["since"])
-    if "until" in period.validated_data:
-        sessions = sessions.filter(created_at__lt=period.validated_data["until"])
-    return sessions
+    end = period.validated_data.get("end", timezone.localdate())
+    start = period.validated_data.get("start", min(first, end))
+    dates = analytics.DateRange(start, max(start, end))
+    summary, breakdowns = analytics.summary_and_breakdowns(scope, dates)
+    devices = {device: 0 for device in ViewSession.Device.values}
+    devices.update({item.value: item.sessions for item in breakdowns.devices if item.value in devices})
+    return {
+        "views_count": views,
+        "start": dates.start,
+        "end": dates.end,
+        "sessions": summary.sessions,
+        "found": summary.found,
+        "found_share": summary.found_share,
+        "median_time_to_found_ms": summary.median_time_to_found_ms,
+        "median_is_exact": summary.median_is_exact,
+        "plays": summary.played,
+        "play_rate": summary.play_rate,
+        "average_watch_seconds": summary.average_watch_seconds,
+        "devices": devices,
+    }
 
 
 class PortraitAnalyticsApi(TenantApiView):
@@ -64,8 +93,8 @@ class PortraitAnalyticsApi(TenantApiView):
     )
     def get(self, request, uuid):
         portrait = get_portrait_for_user(request, uuid)
-        sessions = _in_period(ViewSession.objects.filter(portrait=portrait), request)
-        data = {"views_count": portrait.views_count, **view_summary(sessions)}
+        first = timezone.localdate(portrait.created_at)
+        data = _statistics(request, analytics.Scope(portrait=portrait), first=first, views=portrait.views_count)
         return Response(AnalyticsSerializer(data).data)
 
 
@@ -81,6 +110,7 @@ class ProjectAnalyticsApi(TenantApiView):
     )
     def get(self, request, slug):
         project = get_project_for_user(request, slug)
-        sessions = _in_period(ViewSession.objects.filter(project=project), request)
         views = project.portraits.aggregate(n=Sum("views_count"))["n"] or 0
-        return Response(AnalyticsSerializer({"views_count": views, **view_summary(sessions)}).data)
+        first = timezone.localdate(project.created_at)
+        data = _statistics(request, analytics.Scope(project=project), first=first, views=views)
+        return Response(AnalyticsSerializer(data).data)

@@ -99,6 +99,8 @@ class ViewSession(models.Model):
 # Bounds (ms) of the time-to-found histogram kept by the daily rollup. A median over rolled-up
 # days is interpolated inside one bucket, so the bounds are tight where most finds happen (the
 # first seconds) and loose in the long tail.
+# Sessions whose time to found counts: found, and the page reported how long it took.
+TIMED = models.Q(found=True, time_to_found_ms__isnull=False)
 TIME_TO_FOUND_BUCKETS_MS = (250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 7500, 10000, 15000, 30000, 60000)
 # Cumulative columns: ``ttf_le_500`` counts the timed sessions found within 500 ms. Cumulative
 # counts add up across rows just like plain ones, and the raw side gets the same numbers from

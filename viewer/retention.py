@@ -31,7 +31,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from viewer.analytics import local_midnight
-from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
+from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TIMED, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +99,11 @@ def rollup_day(day: date) -> tuple[int, int, int]:
             .annotate(
                 n_sessions=Count("pk"),
                 n_found=Count("pk", filter=Q(found=True)),
-                n_timed=Count("pk", filter=Q(time_to_found_ms__isnull=False)),
+                n_timed=Count("pk", filter=TIMED),
                 n_played=Count("pk", filter=Q(video_played=True)),
                 n_watch_seconds=Sum("watch_seconds", filter=Q(video_played=True)),
                 **{
-                    f"n_{f}": Count("pk", filter=Q(time_to_found_ms__lte=bound))
+                    f"n_{f}": Count("pk", filter=TIMED & Q(time_to_found_ms__lte=bound))
                     for f, bound in zip(TTF_BUCKET_FIELDS, TIME_TO_FOUND_BUCKETS_MS, strict=True)
                 },
             )

@@ -1,4 +1,5 @@
-"""View statistics: the selector with known numbers, and the two API endpoints."""
+"""View statistics through the API: the analytics selectors (tested with known numbers in
+test_analytics.py) behind two endpoints."""
 
 import uuid
 from datetime import timedelta
@@ -9,7 +10,6 @@ from django.utils import timezone
 from arv.testing.api import errors_of, token_client
 from content.models import Portrait
 from viewer.models import ViewSession
-from viewer.selectors import view_summary
 
 
 def visit(portrait, *, found=False, ms=None, played=False, watched=0, device="mobile", days_ago=0):
@@ -31,49 +31,14 @@ def visit(portrait, *, found=False, ms=None, played=False, watched=0, device="mo
 def five_visits(tenants, make_portrait):
     """Five visits of one portrait: three found it (1.0 s, 3.0 s, 2.0 s), two played (10 s, 20 s)."""
     portrait = make_portrait(tenants.project_a)
+    Portrait.objects.filter(pk=portrait.pk).update(created_at=timezone.now() - timedelta(days=30))
+    portrait.refresh_from_db()
     visit(portrait, found=True, ms=1000, played=True, watched=10)
     visit(portrait, found=True, ms=3000, played=True, watched=20, device="tablet")
     visit(portrait, found=True, ms=2000)
     visit(portrait, device="desktop", days_ago=10)
     visit(portrait, found=False, ms=9999)  # a time without "found" is ignored
     return portrait
-
-
-@pytest.mark.django_db
-def test_summary_with_known_numbers_in_three_queries(five_visits, django_assert_num_queries):
-    with django_assert_num_queries(3):
-        summary = view_summary(ViewSession.objects.filter(portrait=five_visits))
-    assert summary == {
-        "sessions": 5,
-        "found": 3,
-        "found_share": 0.6,
-        "median_time_to_found_ms": 2000,
-        "plays": 2,
-        "play_rate": 0.4,
-        "average_watch_seconds": 15.0,
-        "devices": {"mobile": 3, "tablet": 1, "desktop": 1, "other": 0},
-    }
-
-
-@pytest.mark.django_db
-def test_median_of_an_even_count_is_the_mean_of_the_middle_two(five_visits):
-    visit(five_visits, found=True, ms=5000)
-    visit(five_visits, found=True, ms=None)  # found, but the time never reached us
-    assert view_summary(ViewSession.objects.all())["median_time_to_found_ms"] == 2500
-
-
-@pytest.mark.django_db
-def test_summary_of_nothing_has_no_shares(tenants):
-    assert view_summary(ViewSession.objects.none()) == {
-        "sessions": 0,
-        "found": 0,
-        "found_share": None,
-        "median_time_to_found_ms": None,
-        "plays": 0,
-        "play_rate": None,
-        "average_watch_seconds": None,
-        "devices": {"mobile": 0, "tablet": 0, "desktop": 0, "other": 0},
-    }
 
 
 @pytest.mark.django_db
@@ -84,17 +49,23 @@ def test_portrait_analytics(tenants, five_visits):
     body = client.get(url).json()
     assert body["views_count"] == 7 and body["sessions"] == 5 and body["found_share"] == 0.6
     assert body["median_time_to_found_ms"] == 2000 and body["average_watch_seconds"] == 15.0
-    since = (timezone.now() - timedelta(days=1)).isoformat()
-    recent = client.get(url, {"since": since}).json()
-    assert recent["sessions"] == 4 and recent["devices"]["desktop"] == 0
-    assert client.get(url, {"until": since}).json()["sessions"] == 1
-    assert list(errors_of(client.get(url, {"since": "a while ago"}))) == ["since"]
+    assert body["plays"] == 2 and body["play_rate"] == 0.4 and body["median_is_exact"] is True
+    assert body["devices"] == {"mobile": 3, "tablet": 1, "desktop": 1, "other": 0}
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    recent = client.get(url, {"start": yesterday}).json()
+    assert recent["sessions"] == 4 and recent["devices"]["desktop"] == 0 and recent["start"] == yesterday
+    assert client.get(url, {"end": yesterday}).json()["sessions"] == 1
+    assert list(errors_of(client.get(url, {"start": "a while ago"}))) == ["start"]
+    assert list(errors_of(client.get(url, {"start": yesterday, "end": "2001-01-01"}))) == ["end"]
 
 
 @pytest.mark.django_db
 def test_project_analytics_adds_up_its_portraits(tenants, five_visits, make_portrait):
     second = make_portrait(tenants.project_a)
     visit(second, found=True, ms=4000, played=True, watched=30)
+    from companies.models import Project
+
+    Project.objects.filter(pk=tenants.project_a.pk).update(created_at=timezone.now() - timedelta(days=30))
     Portrait.objects.filter(pk=five_visits.pk).update(views_count=7)
     Portrait.objects.filter(pk=second.pk).update(views_count=2)
     theirs = make_portrait(tenants.project_b)
