@@ -16,7 +16,7 @@ import threading
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,10 @@ def flush() -> int:
 def _loop(stop: threading.Event) -> None:
     try:
         while not stop.wait(settings.VIEWS_FLUSH_SECONDS):
+            # This thread's connection is its own, and no request cycle checks it: after a
+            # database restart it would stay broken for good, and counts would pile up in memory
+            # until the process exits. Check it as Django does before every request.
+            close_old_connections()
             flush()
     finally:
         connection.close()
