@@ -12,7 +12,7 @@ Each request opens a new connection, as gunicorn's sync workers close it after e
 
 from __future__ import annotations
 
-import http.client
+import asyncio
 import json
 import math
 import os
@@ -23,7 +23,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,64 +165,105 @@ class Target:
 
 
 class OpenLoop:
-    """Sends each target's requests at a fixed rate from a pool of sender threads."""
+    """Sends each target's requests at a fixed rate, from an asyncio loop in a thread of its own.
 
-    def __init__(self, host: str, port: int, targets: list[Target], *, senders: int = 64, timeout: float = 10):
+    Each request is its own task, so nothing caps how many are in flight: a pool of sender threads
+    would, and once the server slowed down the pool would fill and requests would leave late,
+    which is the closed-loop behaviour this generator exists to avoid. `Result.started` shows
+    how late each one actually left.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        targets: list[Target],
+        *,
+        timeout: float = 10,
+        duration: float | None = None,
+    ):
         self.host, self.port, self.targets, self.timeout = host, port, targets, timeout
-        self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="sender")
+        self.duration = duration  # no request is scheduled at or after this many seconds
         self.results: list[Result] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self.started_at = 0.0
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="open-loop", daemon=True)
 
-    def _send(self, target: Target, request: Request, scheduled: float) -> None:
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> list[Result]:
+        """Stop scheduling, wait for requests in flight, and return every result in time order."""
+        self._stopping = True
+        self._thread.join()
+        return sorted(self.results, key=lambda r: r.scheduled)
+
+    def snapshot(self) -> list[Result]:
+        with self._lock:
+            return list(self.results)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        in_flight: set[asyncio.Task] = set()
+        self.started_at = time.monotonic()
+        self._ready.set()
+        await asyncio.gather(*(self._schedule(target, in_flight) for target in self.targets))
+        while in_flight:
+            await asyncio.gather(*list(in_flight))
+
+    async def _schedule(self, target: Target, in_flight: set) -> None:
+        interval = 1 / target.rate
+        n = 0
+        while not self._stopping:
+            if self.duration is not None and n * interval >= self.duration:
+                break
+            due = self.started_at + n * interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._send(target, target.make(n), due))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            n += 1
+
+    async def _send(self, target: Target, request: Request, scheduled: float) -> None:
         started = time.monotonic()
         status, error = 0, ""
         try:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            try:
-                conn.request(request.method, request.path, body=request.body or None, headers=request.headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            finally:
-                conn.close()
+            status = await asyncio.wait_for(self._http(request), self.timeout)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:200]
         result = Result(target.name, scheduled, started, time.monotonic(), status, error, status in target.ok)
         with self._lock:
             self.results.append(result)
 
-    def _schedule(self, target: Target) -> None:
-        interval = 1 / target.rate
-        n = 0
-        while not self._stop.is_set():
-            due = self.started_at + n * interval
-            delay = due - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                break
-            self.pool.submit(self._send, target, target.make(n), due)
-            n += 1
-
-    def start(self) -> None:
-        self.started_at = time.monotonic()
-        for target in self.targets:
-            thread = threading.Thread(target=self._schedule, args=(target,), name=f"schedule-{target.name}")
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> list[Result]:
-        """Stop scheduling, wait for requests in flight, and return every result in time order."""
-        self._stop.set()
-        for thread in self._threads:
-            thread.join()
-        self.pool.shutdown(wait=True)
-        return sorted(self.results, key=lambda r: r.scheduled)
-
-    def snapshot(self) -> list[Result]:
-        with self._lock:
-            return list(self.results)
+    async def _http(self, request: Request) -> int:
+        """One HTTP/1.1 exchange on a new connection; the status code once the body is read."""
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            headers = {
+                "Host": f"{self.host}:{self.port}",
+                "Connection": "close",
+                "Content-Length": str(len(request.body)),
+                **request.headers,
+            }
+            head = f"{request.method} {request.path} HTTP/1.1\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+            writer.write(head.encode("latin-1") + request.body)
+            await writer.drain()
+            status_line = await reader.readline()
+            status = int(status_line.split()[1])
+            await reader.read()  # the whole response: the server closes the connection after it
+            return status
+        finally:
+            writer.close()
+            with suppress(OSError):
+                await writer.wait_closed()
 
 
 def bench_env(work: Path, *, database_url: str, port: int, redis_url: str = "", **extra) -> dict:
