@@ -47,36 +47,52 @@ def stop(process: subprocess.Popen, *, kill: bool = False, timeout: float = 15) 
         process.wait(timeout=5)
 
 
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server on this port, answering PING; a test may stop it and start it again there."""
+    process = subprocess.Popen(
+        [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return process
+        except OSError:
+            if time.monotonic() > deadline:
+                stop(process)
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def redis_server():
     """A throwaway redis-server; yields its URL. Skips the test if Redis is not installed."""
     import pytest
 
-    exe = shutil.which("redis-server")
-    if not exe:
+    if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
-    process = subprocess.Popen(
-        [exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_redis(port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)
+
+
+def wait_for(predicate, timeout: float = 90, interval: float = 0.2):
+    """Poll until *predicate* returns something truthy, and return it; fail after *timeout* s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def start_qcluster(*, env: dict[str, str], log_path: Path) -> subprocess.Popen:

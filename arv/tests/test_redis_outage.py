@@ -9,8 +9,6 @@ schedule registered by `setup_schedules` would, instead of waiting up to a minut
 """
 
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
-from arv.testing.processes import database_url, free_port, start_qcluster, stop
+from arv.testing.processes import database_url, free_port, start_qcluster, start_redis, stop, wait_for
 from content.models import Portrait
 from content.tests import media
 from markers.models import Job
@@ -29,38 +27,6 @@ from viewer.models import ViewSession
 FIXTURES = Path(__file__).resolve().parents[2] / "markers" / "tests" / "fixtures" / "mindar"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    """A redis-server on a given port, so it can come back on the same address after a stop."""
-    process = subprocess.Popen(
-        [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return process
-        except OSError:
-            if time.monotonic() > deadline:
-                stop(process)
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-
-
-def wait_for(predicate, timeout=90, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def upload(client, project, photo: str, title: str, tmp_path) -> tuple[int, float]:

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from arv.storage import storage_for_company
-from companies.management.commands import _media_archive as archive
+from companies.services import company_file_names
 from markers.models import Job, ProjectMarker
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def media(tenants, make_portrait):
         project=tenants.project_a, output=put(storage, f"alpha/{tenants.project_a.slug}/album-1.mind", b"album")
     )
     other = make_portrait(tenants.project_b, title="Other company")
-    names = archive.referenced_names(tenants.a)
+    names = company_file_names(tenants.a)
     assert len(names) == 10  # photo, preview, video, rendition, poster, .mind, 3 NFT files, album
     return {
         "storage": storage,

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
-from arv.testing.processes import database_url, redis_server, start_qcluster, stop
+from arv.testing.processes import database_url, redis_server, start_qcluster, stop, wait_for
 from content.models import Portrait
 from content.tests import media
 from markers.models import Job
@@ -42,16 +42,6 @@ def worker_env(settings, broker_env, **extra) -> dict:
         **broker_env,
         **extra,
     }
-
-
-def wait_for(predicate, timeout=90, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def upload(client, tenants, tmp_path):

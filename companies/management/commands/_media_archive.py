@@ -16,6 +16,8 @@ from pathlib import PurePosixPath
 from django.core.files import File
 from django.core.management.base import CommandError
 
+from companies.services import file_digest
+
 FORMAT = "arv-company-media"
 VERSION = 1
 MANIFEST = "manifest.json"
@@ -23,25 +25,6 @@ PREFIX = "files/"
 CHUNK = 1024 * 1024
 # Files up to this size are buffered in memory, larger ones in a temporary file.
 SPOOL_BYTES = 16 * 1024 * 1024
-
-
-def referenced_names(company) -> list[str]:
-    """Every stored file the company's rows reference: photos and previews, videos with their
-    renditions and posters, job outputs (an NFT marker is three files), album markers."""
-    from content.models import Portrait, Video
-    from markers.models import Job, ProjectMarker
-
-    names: set[str] = set()
-    for row in Portrait.objects.filter(company=company).values_list("image", "preview"):
-        names.update(row)
-    for row in Video.objects.filter(portrait__company=company).values_list("file", "web_file", "poster"):
-        names.update(row)
-    for job in Job.objects.filter(portrait__company=company).exclude(output="").only("pk", "kind", "output"):
-        names.update(job.output_names())
-    names.update(ProjectMarker.objects.filter(project__company=company).values_list("output", flat=True))
-    names.discard("")
-    names.discard(None)
-    return sorted(names)
 
 
 def spool(source) -> tuple[tempfile.SpooledTemporaryFile, int, str]:
@@ -55,13 +38,6 @@ def spool(source) -> tuple[tempfile.SpooledTemporaryFile, int, str]:
         size += len(chunk)
     buffer.seek(0)
     return buffer, size, digest.hexdigest()
-
-
-def stored_digest(storage, name: str) -> tuple[int, str]:
-    with storage.open(name, "rb") as fh:
-        buffer, size, sha = spool(fh)
-    buffer.close()
-    return size, sha
 
 
 def safe_name(name: object) -> str:
@@ -150,5 +126,5 @@ def write_back(storage, name: str, data, size: int, sha: str) -> None:
     if saved != name:
         storage.delete(saved)
         raise CommandError(f"The storage saved {name} under another name ({saved}); it was removed again.")
-    if stored_digest(storage, name) != (size, sha):
+    if file_digest(storage, name) != (size, sha):
         raise CommandError(f"{name} reads back differently from what was written; the storage is not reliable.")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from arv.storage import storage_for_company
 from companies.management.commands import _media_archive as archive
 from companies.models import Company
+from companies.services import company_file_names
 
 
 class Command(BaseCommand):
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         if not out.parent.is_dir():
             raise CommandError(f"The directory {out.parent} does not exist.")
         storage = storage_for_company(company)
-        names = archive.referenced_names(company)
+        names = company_file_names(company)
         partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
         started = time.monotonic()
         entries, missing, total = [], [], 0

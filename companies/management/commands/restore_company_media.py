@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from arv.storage import storage_for_company
 from companies.management.commands import _media_archive as archive
 from companies.models import Company
+from companies.services import company_file_names, file_digest
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             except tarfile.TarError as exc:
                 raise CommandError(f"The archive is damaged: {exc}. Nothing was written.") from None
             storage = storage_for_company(company)
-            referenced = set(archive.referenced_names(company))
+            referenced = set(company_file_names(company))
             counts = {"written (missing)": 0, "written (changed)": 0, "unchanged": 0, "not referenced, skipped": 0}
             skipped = []
             for entry in manifest["files"]:
@@ -60,7 +61,7 @@ class Command(BaseCommand):
                     continue
                 expected = (entry["size"], entry["sha256"])
                 if storage.exists(name):
-                    if archive.stored_digest(storage, name) == expected:
+                    if file_digest(storage, name) == expected:
                         counts["unchanged"] += 1
                         continue
                     state = "written (changed)"
