@@ -266,9 +266,10 @@ class OpenLoop:
                 await writer.wait_closed()
 
 
-def bench_env(work: Path, *, database_url: str, port: int, redis_url: str = "", **extra) -> dict:
-    """Production settings (DEBUG off, JSON logs off for readability) on throwaway services."""
-    env = {
+def bench_env(work: Path, *, database_url: str, port: int | None = None, redis_url: str = "", **extra) -> dict:
+    """Production settings (DEBUG off, JSON logs off for readability) on throwaway services; *port*
+    is the web server's, for the links the app makes."""
+    return {
         **os.environ,
         "ARV_IGNORE_DOTENV": "1",
         "DJANGO_SETTINGS_MODULE": "arv.settings",
@@ -278,9 +279,8 @@ def bench_env(work: Path, *, database_url: str, port: int, redis_url: str = "", 
         "REDIS_URL": redis_url,
         "VAR_DIR": str(work),
         "STATIC_ROOT": str(work / "static"),
-        "SITE_URL": f"http://127.0.0.1:{port}",
+        **({"SITE_URL": f"http://127.0.0.1:{port}"} if port else {}),
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "text",
         **extra,
     }
-    return env

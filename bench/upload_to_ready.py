@@ -48,24 +48,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from arv.testing.processes import postgres_server, redis_server, start_qcluster, stop
+    from bench.fault_harness import bench_env
 
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arv-bench-")))
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(postgres_server())
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(redis_server())
-        env = {
-            "ARV_IGNORE_DOTENV": "1",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "VAR_DIR": str(work),
-            "STATIC_ROOT": str(work / "static"),
-            "TASK_WORKERS": str(args.workers),
-            "LOG_LEVEL": "WARNING",
-        }
+        env = bench_env(work, database_url=database_url, redis_url=redis_url, TASK_WORKERS=str(args.workers))
         os.environ.update(env)
-        os.environ["DJANGO_SETTINGS_MODULE"] = "arv.settings"
         import django
 
         django.setup()

@@ -104,23 +104,13 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
     from arv.testing.processes import free_port, postgres_server, stop
+    from bench.fault_harness import bench_env
 
     with ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(postgres_server())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arv-bench-")))
         port = free_port()
-        env = {
-            **os.environ,
-            "ARV_IGNORE_DOTENV": "1",
-            "DJANGO_SETTINGS_MODULE": "arv.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "DATABASE_URL": database_url,
-            "VAR_DIR": str(work),
-            "STATIC_ROOT": str(work / "static"),
-            "SITE_URL": f"http://127.0.0.1:{port}",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = bench_env(work, database_url=database_url, port=port, redis_url=os.environ.get("REDIS_URL", ""))
         page_path = prepare(env)
         base = f"http://127.0.0.1:{port}"
         gunicorn = subprocess.Popen(
