@@ -42,6 +42,13 @@ def _form_errors(form) -> dict:
     return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
 
 
+def _flash_form_errors(request, form) -> None:
+    """For forms posted from another page: their errors travel as messages to where we redirect."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
 def _service_error(form, exc: Exception) -> None:
     if isinstance(exc, StorageUnavailable):
         form.add_error(None, services.storage_error_message())
@@ -265,9 +272,7 @@ def video_add(request, uuid):
     done = _handle_upload(request, form, save, success=_("Video added; it is being prepared for phones."))
     if done:
         return done
-    for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, error)
+    _flash_form_errors(request, form)
     return redirect(portrait)
 
 
@@ -319,9 +324,7 @@ def portrait_rotation(request, uuid):
         else:
             messages.success(request, _("Rotation saved; it starts now with the first video."))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _flash_form_errors(request, form)
     return redirect(portrait)
 
 
