@@ -180,13 +180,16 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self._handle()
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the browser went away (a page closed mid-download)
 
     def _handle(self):
         path = self.path.split("?", 1)[0]
@@ -324,12 +327,12 @@ class Browser:
             f"[...e.childNodes].some(n => n.nodeType === 3 && n.textContent.includes({json.dumps(text)})))"
         )
 
-    def wait_for(self, expression: str, *, timeout: float, interval: float = 0.1):
+    def wait_for(self, expression: str, *, timeout: float, interval: float = 0.1, allow_error: bool = False):
         """Poll *expression* until truthy and return its value; TimeoutError after *timeout* s.
-        A viewer page that reaches its error state meanwhile fails the wait at once (unless the
-        expression is about errors), with the page's console."""
+        A viewer page that reaches its error state meanwhile fails the wait at once (unless
+        *allow_error* or the expression is about errors), with the page's console."""
         deadline = time.monotonic() + timeout
-        watch_errors = "error" not in expression.lower()
+        watch_errors = not allow_error and "error" not in expression.lower()
         while True:
             value = self.evaluate(expression)
             if value:

@@ -75,7 +75,7 @@ export class FpsMeter {
     this.trim(now);
   }
   trim(now) {
-    while (this.times.length && now - this.times[0] > this.windowMs) this.times.shift();
+    while (this.times.length && now - this.times[0] >= this.windowMs) this.times.shift();
   }
   rate(now) {
     this.trim(now);
