@@ -115,6 +115,7 @@ def _compressed(storage, name: str, fh, size: int, encoding: str) -> bytes | Non
     if data is None:
         fh.seek(0)
         raw = fh.read(size + 1)
+        fh.seek(0)  # sent as it is if it does not compress
         data = ENCODERS[encoding](raw)
         if len(data) > 0.9 * len(raw):
             data = b""  # incompressible (an .iset holds a JPEG): remembered as such

@@ -310,7 +310,7 @@ export const ENGINES = {
 
 // A runtime that neither starts nor fails within this long is given up on (software WebGL on a
 // slow phone takes 5–10 s).
-const START_TIMEOUT_MS = 45000;
+const START_TIMEOUT_MS = 60000;
 
 // A failure marked as a download problem: another variant of the same engine would fail the same.
 export function loadError(message) {

@@ -268,3 +268,20 @@ def test_the_marker_route_serves_only_a_playable_photo_s_current_marker(client, 
     assert client.get(_marker_url(ready_portrait)).status_code == 404
     bad = reverse("viewer:page", args=[ready_portrait.unique_id]) + "marker/..%2fphoto.mind"
     assert client.get(bad).status_code == 404
+
+
+def test_an_incompressible_marker_file_is_sent_whole_and_plain(rf, tmp_path):
+    import os
+
+    from django.core.files.storage import FileSystemStorage
+
+    from arv.media import serve_file
+
+    storage = FileSystemStorage(location=tmp_path)
+    data = os.urandom(50_000)  # an .iset is mostly a JPEG: brotli cannot shrink it
+    storage.save("marker.iset", ContentFile(data))
+    for _ in range(2):  # tried once, then remembered as not worth compressing
+        response = serve_file(rf.get("/", HTTP_ACCEPT_ENCODING="br, gzip"), storage, "marker.iset")
+        assert "Content-Encoding" not in response
+        assert b"".join(response.streaming_content) == data
+        assert response["Content-Length"] == str(len(data))
