@@ -45,6 +45,10 @@ def clip_of(photo: Path, pose: str, tmp_path_factory) -> Clip:
     return _clip_cache[key]
 
 
+# What leaving the page does (viewer.js sends every session's running totals on pagehide), without
+# leaving it: a beacon sent while the page navigates away may be cut off with it.
+SEND_BEACON = "window.dispatchEvent(new Event('pagehide'))"
+
 CORNERS_AND_FRAME = (
     "[document.body.dataset.arCorners ? JSON.parse(document.body.dataset.arCorners) : null, "
     "window.__arvFakeCamera.frame]"
