@@ -36,9 +36,7 @@ function useWebGLVersion(version) {
 }
 
 export async function start(ctx) {
-  const markerUrl = await marker;
-  const THREE = await import("three");
-  const { MindARThree } = await import("mindar-image-three");
+  const [markerUrl, THREE, { MindARThree }] = await Promise.all([marker, import("three"), import("mindar-image-three")]);
   useWebGLVersion(ctx.variant === "webgl1" ? 1 : 2);
 
   const mindar = new MindARThree({

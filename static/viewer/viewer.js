@@ -127,7 +127,9 @@ export function makeVideo(target) {
   video.playsInline = true;
   video.setAttribute("playsinline", "");
   video.setAttribute("webkit-playsinline", "");
-  video.preload = "auto";
+  // Not before the camera is being scanned: until then the runtime and the marker need the
+  // bandwidth (serving() lets it buffer while the visitor aims at the photo).
+  video.preload = "none";
   track(video, target);
   return video;
 }
@@ -393,6 +395,13 @@ export async function run(chain = config.engines || [config.engine || "mindar"])
     playFallback();
     return;
   }
+  // The first engine's module (and, through it, its marker) starts loading while the camera is asked.
+  const modules = {};
+  const load = (name) => {
+    if (!modules[name]) modules[name] = import(ENGINES[name].module);
+    return modules[name];
+  };
+  load(plan[0].engine).catch(() => {}); // a failure is met again, and handled, below
   const cameraProblem = await probeCamera();
   if (cameraProblem) {
     setState("error", cameraProblem);
@@ -408,7 +417,7 @@ export async function run(chain = config.engines || [config.engine || "mindar"])
     body.dataset.arVariant = step.variant;
     let module;
     try {
-      module = await import(ENGINES[step.engine].module);
+      module = await load(step.engine);
     } catch (err) {
       failures.push({ label, error: loadError(describe(err)) });
       skipEngine = step.engine;
@@ -444,6 +453,7 @@ export async function run(chain = config.engines || [config.engine || "mindar"])
 
 function serving({ engine, variant }, fallbacks) {
   sessions.forEach((s) => { s.engine = engine; s.variant = variant; s.fallbacks = fallbacks; });
+  videos.forEach((video) => { video.preload = "auto"; });
   pendingSession = { engine, variant, fallbacks };
   setTimeout(() => {
     if (!everFound) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });

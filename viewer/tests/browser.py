@@ -45,9 +45,18 @@ def clip_of(photo: Path, pose: str, tmp_path_factory) -> Clip:
     return _clip_cache[key]
 
 
-# What leaving the page does (viewer.js sends every session's running totals on pagehide), without
-# leaving it: a beacon sent while the page navigates away may be cut off with it.
-SEND_BEACON = "window.dispatchEvent(new Event('pagehide'))"
+def send_beacon(browser, proxy) -> None:
+    """What leaving the page does (viewer.js posts every session's running totals on pagehide),
+    without leaving it, and wait until the post has reached the server: a beacon sent while the
+    page navigates away or the browser closes may be cut off with it."""
+    from arv.testing.processes import wait_for
+
+    def posts() -> int:
+        return sum(1 for e in proxy.exchanges if e.method == "POST" and e.path.endswith("/beacon"))
+
+    before = posts()
+    browser.evaluate("window.dispatchEvent(new Event('pagehide'))")
+    wait_for(lambda: posts() > before, timeout=30)
 
 CORNERS_AND_FRAME = (
     "[document.body.dataset.arCorners ? JSON.parse(document.body.dataset.arCorners) : null, "

@@ -20,7 +20,7 @@ from content.models import Portrait
 from markers import services
 from markers.models import Job
 from viewer.models import ViewSession
-from viewer.tests.browser import REPO_ROOT, SEND_BEACON, clip_of, corner_errors, engine_params, require
+from viewer.tests.browser import REPO_ROOT, clip_of, corner_errors, engine_params, require, send_beacon
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -152,7 +152,7 @@ def test_the_printed_photo_is_found_and_its_video_covers_it(
         # The contract: the corners AR.js tracks are where the clip put the photo.
         assert max(corner_errors(browser, clip, samples=3)) <= 30
         assert float(browser.attr("arFps")) > 0
-        browser.evaluate(SEND_BEACON)
+        send_beacon(browser, proxy)
     session = wait_for(lambda: ViewSession.objects.filter(portrait=nft_upload, video_played=True).first(), timeout=30)
     assert session.engine == "nft"
     assert session.found and session.time_to_found_ms > 0
