@@ -82,11 +82,13 @@ def serve(tree: Path, work: Path, *, brotli: bool) -> tuple[subprocess.Popen, st
     port = free_port()
     work.mkdir(parents=True, exist_ok=True)
     env = bench_env(work, database_url=f"sqlite:///{work / 'db.sqlite3'}", port=port)
-    page = prepare_in(tree, env)
     if not brotli:
-        # That tree had no Brotli package: whitenoise wrote (and served) gzip only.
-        for compressed in (work / "static").rglob("*.br"):
-            compressed.unlink()
+        # That tree had no Brotli package, so whitenoise wrote (and served) gzip only: hide it.
+        shadow = work / "no-brotli"
+        shadow.mkdir(exist_ok=True)
+        (shadow / "brotli.py").write_text("raise ImportError('not installed in this tree')\n")
+        env["PYTHONPATH"] = str(shadow)
+    page = prepare_in(tree, env)
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
