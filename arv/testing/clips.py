@@ -8,7 +8,7 @@ corners (``data-ar-corners``) can then be compared with where the photo really i
 
 A clip is described by a :class:`ClipSpec`: a name, its length and frame rate, and a function from
 time to :class:`Pose` (or ``None`` when the print is out of the frame). :data:`CATALOGUE` holds the
-poses the viewer is measured on — static (frontal, tilted 30° and 50°, small, rotated 90°, dim,
+poses the viewer is measured on — static (frontal, steady, tilted 30° and 50°, small, rotated 90°, dim,
 blurred) and moving (table drift, fast pan, leaves and re-enters); the same spec rendered from
 another photo is the false-positive control. A new pose is one more entry.
 
@@ -112,6 +112,8 @@ CATALOGUE: dict[str, ClipSpec] = {
     spec.name: spec
     for spec in (
         ClipSpec("frontal", _still(Pose()), still=True),
+        # Held still, a little tipped and turned: a real print on a table without the motion.
+        ClipSpec("steady", _still(Pose(tilt=8, roll=3)), still=True),
         ClipSpec("tilted-30", _still(Pose(tilt=30)), still=True),
         ClipSpec("tilted-50", _still(Pose(tilt=50, width=0.6)), still=True),
         ClipSpec("small", _still(Pose(width=0.22, x=0.4, y=0.55)), still=True),
