@@ -7,9 +7,13 @@ never run as HTML or script in the site's origin.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import re
 from collections.abc import Iterator
 
+import brotli
+from django.core.cache import cache
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -33,6 +37,13 @@ SAFE_TYPES = {
     "fset3": "application/octet-stream",
     "pdf": "application/pdf",
 }
+# Marker files: binary but compressible (about half their size for .mind and .fset3). They are
+# compressed when served (no Range asked), and the compressed bytes cached: names are never reused.
+COMPRESSIBLE = {"mind", "fset", "fset3", "iset"}
+COMPRESS_MAX_BYTES = 32 * 1024 * 1024
+COMPRESSED_CACHE_SECONDS = 7 * 24 * 3600
+# Fast settings: ~40 ms for a 0.5 MB .mind on first request, within a few % of the best ratio.
+ENCODERS = {"br": lambda data: brotli.compress(data, quality=5), "gzip": lambda data: gzip.compress(data, 6, mtime=0)}
 INLINE = {"image/jpeg", "image/png", "image/webp", "video/mp4", "video/quicktime", "video/webm"}
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -90,8 +101,31 @@ def storage_unavailable_response() -> HttpResponse:
     return response
 
 
+def accepted_encoding(request) -> str:
+    """The best encoding the client takes: brotli, gzip or '' (identity)."""
+    offered = {part.split(";")[0].strip().lower() for part in request.headers.get("Accept-Encoding", "").split(",")}
+    return next((name for name in ENCODERS if name in offered), "")
+
+
+def _compressed(storage, name: str, fh, size: int, encoding: str) -> bytes | None:
+    """*name*'s bytes in *encoding*, from the cache or made now; None when not worth it."""
+    identity = f"{type(storage).__module__}.{type(storage).__qualname__}:{getattr(storage, 'location', '')}:{name}"
+    key = f"media-z:{encoding}:{hashlib.sha256(identity.encode()).hexdigest()}"
+    data = cache.get(key)
+    if data is None:
+        fh.seek(0)
+        raw = fh.read(size + 1)
+        fh.seek(0)  # sent as it is if it does not compress
+        data = ENCODERS[encoding](raw)
+        if len(data) > 0.9 * len(raw):
+            data = b""  # incompressible (an .iset holds a JPEG): remembered as such
+        cache.set(key, data, COMPRESSED_CACHE_SECONDS)
+    return data or None
+
+
 def serve_file(request, storage, name: str):
-    """Stream *name* from *storage*, honouring a single-range Range header."""
+    """Stream *name* from *storage*, honouring a single-range Range header; marker files are
+    sent compressed (brotli or gzip) when the client takes it."""
     try:
         fh = storage.open(name, "rb")
         size = fh.size
@@ -102,6 +136,7 @@ def serve_file(request, storage, name: str):
     content_type = content_type_for(name)
     header = request.headers.get("Range", "")
     match = _RANGE.match(header.strip()) if header else None
+    body = None
     if match and (match.group(1) or match.group(2)):
         first, last = match.groups()
         if first:
@@ -121,12 +156,23 @@ def serve_file(request, storage, name: str):
         response["Content-Length"] = str(length)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:
-        response = FileResponse(fh, content_type=content_type)
-        response["Content-Length"] = str(size)
+        encoding = accepted_encoding(request) if name.rsplit(".", 1)[-1].lower() in COMPRESSIBLE else ""
+        body = _compressed(storage, name, fh, size, encoding) if encoding and size <= COMPRESS_MAX_BYTES else None
+        if body is not None:
+            response = HttpResponse(body, content_type=content_type)
+            response["Content-Encoding"] = encoding
+            response["Content-Length"] = str(len(body))
+        else:
+            response = FileResponse(fh, content_type=content_type)
+            response["Content-Length"] = str(size)
+        if name.rsplit(".", 1)[-1].lower() in COMPRESSIBLE:
+            response["Vary"] = "Accept-Encoding"
     _headers(response, name, content_type)
     modified = _last_modified(storage, name, fh)
     if modified is not None:
         response["Last-Modified"] = http_date(modified.timestamp())
+    if not isinstance(response, StreamingHttpResponse):
+        fh.close()  # the compressed bytes were sent from memory
     return response
 
 

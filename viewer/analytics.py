@@ -48,7 +48,15 @@ from django.utils import timezone
 from companies.models import Company, Project
 from content.models import Portrait
 from markers.models import Job
-from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TIMED, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
+from viewer.models import (
+    FELL_BACK,
+    TIME_TO_FOUND_BUCKETS_MS,
+    TIMED,
+    TTF_BUCKET_FIELDS,
+    VIDEO_ONLY,
+    ViewSession,
+    ViewSessionDaily,
+)
 
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[Bucket, ...] = ("day", "week", "month")
@@ -141,12 +149,21 @@ class Totals:
     timed: int = 0
     played: int = 0
     watch_seconds: int = 0
+    # Sessions that needed the viewer's fallback chain (an engine or variant failed first), and
+    # those of them left with the video alone.
+    fell_back: int = 0
+    video_only: int = 0
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(*(a + b for a, b in zip(self._values(), other._values(), strict=True)))
 
     def _values(self):
-        return (self.sessions, self.found, self.timed, self.played, self.watch_seconds)
+        return (self.sessions, self.found, self.timed, self.played, self.watch_seconds, self.fell_back, self.video_only)
+
+    @property
+    def fallback_share(self) -> float | None:
+        """Sessions that needed a fallback / sessions, 0..1; None without sessions."""
+        return _share(self.fell_back, self.sessions)
 
     @property
     def found_share(self) -> float | None:
@@ -188,6 +205,15 @@ class Breakdowns:
 
 
 @dataclass(frozen=True)
+class ClientFallbacks:
+    """How often the viewer's fallback chain was needed in one browser on one OS."""
+
+    browser: str
+    os: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
 class TimePoint:
     """One bucket of a time series; ``start`` is its first day (a Monday for weeks, the 1st for months)."""
 
@@ -225,6 +251,8 @@ class Dashboard:
     breakdowns: Breakdowns
     # Empty for a portrait's own dashboard.
     top_portraits: list[PortraitTotals] = field(default_factory=list)
+    # Browser/OS pairs whose visits needed a fallback, most such visits first.
+    fallbacks: list[ClientFallbacks] = field(default_factory=list)
 
 
 # --- Aggregation building blocks ---------------------------------------------------------------
@@ -244,6 +272,8 @@ _RAW_TOTALS = {
     "timed_n": _count(TIMED),
     "played_n": _count(Q(video_played=True)),
     "watch_n": Sum("watch_seconds", filter=Q(video_played=True)),
+    "fell_back_n": _count(FELL_BACK),
+    "video_only_n": _count(VIDEO_ONLY),
 }
 _DAILY_TOTALS = {
     "sessions_n": Sum("sessions"),
@@ -251,10 +281,12 @@ _DAILY_TOTALS = {
     "timed_n": Sum("timed"),
     "played_n": Sum("played"),
     "watch_n": Sum("watch_seconds"),
+    "fell_back_n": Sum("fell_back"),
+    "video_only_n": Sum("video_only"),
 }
 
 
-_TOTAL_NAMES = ("sessions_n", "found_n", "timed_n", "played_n", "watch_n")
+_TOTAL_NAMES = ("sessions_n", "found_n", "timed_n", "played_n", "watch_n", "fell_back_n", "video_only_n")
 
 
 def _totals(row: dict) -> Totals:
@@ -264,6 +296,8 @@ def _totals(row: dict) -> Totals:
         timed=row["timed_n"] or 0,
         played=row["played_n"] or 0,
         watch_seconds=row["watch_n"] or 0,
+        fell_back=row.get("fell_back_n") or 0,
+        video_only=row.get("video_only_n") or 0,
     )
 
 
@@ -288,7 +322,7 @@ def _grouped(scope: Scope, dates: DateRange, keys: list[str], *, histogram=False
     ``(timed sessions, cumulative ttf_le_* counts)`` over the rolled-up rows.
     """
     # Plain lists while adding up: a dashboard folds thousands of rows.
-    merged: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    merged: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(_TOTAL_NAMES))
 
     def add(row):
         acc = merged[tuple(row[k] for k in keys)]
@@ -447,7 +481,7 @@ def sessions_over_time(scope: Scope, dates: DateRange, *, bucket: Bucket = "day"
 
 def _fold(groups: dict[tuple, Totals], key) -> dict[tuple, Totals]:
     """Totals added up by ``key(group key)``; lists while adding, as a year by day is thousands of groups."""
-    acc: dict[tuple, list[int]] = defaultdict(lambda: [0] * 5)
+    acc: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(_TOTAL_NAMES))
     for group, totals in groups.items():
         values = acc[key(group)]
         for i, value in enumerate(totals._values()):
@@ -533,7 +567,16 @@ def dashboard(scope: Scope, dates: DateRange, *, bucket: Bucket = "day", top: in
         series=_series(by_day, dates, bucket),
         breakdowns=_breakdowns(by_client),
         top_portraits=top_portraits(scope, dates, limit=top) if scope.portrait is None else [],
+        fallbacks=_fallbacks(by_client),
     )
+
+
+def _fallbacks(by_client: dict[tuple, Totals]) -> list[ClientFallbacks]:
+    """Browser/OS pairs with visits that needed a fallback, from the totals per device/OS/browser
+    the dashboard has already read (no query of its own)."""
+    pairs = _fold(by_client, lambda key: (key[2], key[1]))
+    rows = [ClientFallbacks(browser, os, totals) for (browser, os), totals in pairs.items() if totals.fell_back]
+    return sorted(rows, key=lambda r: (-r.totals.fell_back, -r.totals.sessions, r.browser, r.os))
 
 
 # --- Export -------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ def dashboard_context(dashboard: analytics.Dashboard) -> dict:
         "chart": charts.sessions_chart(dashboard.series, dashboard.bucket, title=period[dashboard.bucket]),
         "breakdowns": breakdown_sections(dashboard.breakdowns),
         "top_portraits": dashboard.top_portraits,
+        "fallbacks": dashboard.fallbacks,
     }
 
 

@@ -9,6 +9,7 @@ are ignored. No cookie is involved, so CSRF does not apply.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 from django.conf import settings
@@ -25,6 +26,9 @@ from viewer.models import ViewSession
 
 MAX_BODY = 2048
 LIMITS = {"duration_seconds": 6 * 3600, "time_to_found_ms": 3600 * 1000, "watch_seconds": 6 * 3600}
+# An engine's variant ("webgl2", "webgl1", …): a short lowercase token; the fallback chain is short.
+VARIANT = re.compile(r"[a-z0-9-]{0,20}")
+MAX_FALLBACKS = 20
 
 
 class BadBeacon(ValueError):
@@ -61,6 +65,14 @@ def parse_payload(body: bytes) -> dict:
     if engine not in ViewSession.Engine.values:
         raise BadBeacon("bad engine")
     clean["engine"] = engine
+    variant = data.get("variant", "")
+    if not isinstance(variant, str) or not VARIANT.fullmatch(variant):
+        raise BadBeacon("bad variant")
+    clean["variant"] = variant
+    fallbacks = data.get("fallbacks", 0)
+    if isinstance(fallbacks, bool) or not isinstance(fallbacks, int) or not 0 <= fallbacks <= MAX_FALLBACKS:
+        raise BadBeacon("bad fallbacks")
+    clean["fallbacks"] = fallbacks
     error = data.get("error", "")
     if not isinstance(error, str) or len(error) > 40:
         raise BadBeacon("bad error")
@@ -82,10 +94,16 @@ def _merge(session: ViewSession, data: dict) -> list[str]:
     if data.get("time_to_found_ms") is not None and session.time_to_found_ms is None:
         session.time_to_found_ms = data["time_to_found_ms"]
         changed.append("time_to_found_ms")
-    for key in ("engine", "error"):
-        if data.get(key) and data[key] != getattr(session, key):
-            setattr(session, key, data[key])
-            changed.append(key)
+    if data.get("error") and data["error"] != session.error:
+        session.error = data["error"]
+        changed.append("error")
+    # The fallback chain only moves forward: the post with the most failed attempts so far names
+    # the engine and variant that served (posts may arrive out of order).
+    if data.get("fallbacks", 0) >= session.fallbacks:
+        for key in ("engine", "variant", "fallbacks"):
+            if key in data and data[key] != getattr(session, key):
+                setattr(session, key, data[key])
+                changed.append(key)
     return changed
 
 

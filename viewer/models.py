@@ -52,7 +52,12 @@ class ViewSession(models.Model):
     os = models.CharField(max_length=50, blank=True)
     # Anonymised (last octet / last 80 bits zeroed) or empty, per VIEWER_IP_STORAGE.
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # Which engine served the visit, on which of its variants (MindAR: TensorFlow.js on "webgl2"
+    # or "webgl1"), after how many failed attempts of the page's fallback chain (0: the first
+    # choice worked); engine "fallback" is the video alone, after every engine failed.
     engine = models.CharField(max_length=10, choices=Engine.choices, default=Engine.MINDAR)
+    variant = models.CharField(max_length=20, blank=True)
+    fallbacks = models.PositiveSmallIntegerField(default=0)
     duration_seconds = models.PositiveIntegerField(default=0)
     found = models.BooleanField(default=False)
     time_to_found_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -84,6 +89,8 @@ class ViewSession(models.Model):
                     "time_to_found_ms",
                     "video_played",
                     "watch_seconds",
+                    "engine",
+                    "fallbacks",
                 ],
                 name="viewsession_company_stats_idx",
             ),
@@ -101,6 +108,9 @@ class ViewSession(models.Model):
 # first seconds) and loose in the long tail.
 # Sessions whose time to found counts: found, and the page reported how long it took.
 TIMED = models.Q(found=True, time_to_found_ms__isnull=False)
+# Sessions that needed the fallback chain, and those that ended with the video alone.
+FELL_BACK = models.Q(fallbacks__gt=0) | models.Q(engine="fallback")
+VIDEO_ONLY = models.Q(engine="fallback")
 TIME_TO_FOUND_BUCKETS_MS = (250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 7500, 10000, 15000, 30000, 60000)
 # Cumulative columns: ``ttf_le_500`` counts the timed sessions found within 500 ms. Cumulative
 # counts add up across rows just like plain ones, and the raw side gets the same numbers from
@@ -125,10 +135,11 @@ class ViewSessionDaily(models.Model):
     up in the same transaction, so a session is always counted in exactly one of the two tables.
 
     What stays exact after the rollup: sessions, the share found, the video play rate, the average
-    watch time, the device/OS/browser breakdown, top portraits and views per day/week/month. What
+    watch time, the device/OS/browser breakdown, how many sessions needed the fallback chain (and how
+many ended with the video alone), top portraits and views per day/week/month. What
     does not: the median time to found, which is interpolated from the ``ttf_*`` histogram (error
     at most the width of the bucket holding the median); and the session's engine, duration,
-    error, user agent and IP address, which are dropped.
+    variant, error, user agent and IP address, which are dropped.
     """
 
     day = models.DateField()
@@ -146,6 +157,10 @@ class ViewSessionDaily(models.Model):
     played = models.PositiveIntegerField(default=0)
     # Total over the sessions that played the video (the average watch time is over those).
     watch_seconds = models.BigIntegerField(default=0)
+    # Sessions that needed the fallback chain (an engine or variant failed first), and those of
+    # them left with the video alone.
+    fell_back = models.PositiveIntegerField(default=0)
+    video_only = models.PositiveIntegerField(default=0)
 
     objects = ViewSessionDailyQuerySet.as_manager()
 
@@ -177,6 +192,8 @@ class ViewSessionDaily(models.Model):
                     "timed",
                     "played",
                     "watch_seconds",
+                    "fell_back",
+                    "video_only",
                     *TTF_BUCKET_FIELDS,
                 ],
                 name="viewdaily_company_stats_idx",

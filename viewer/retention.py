@@ -31,7 +31,15 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from viewer.analytics import local_midnight
-from viewer.models import TIME_TO_FOUND_BUCKETS_MS, TIMED, TTF_BUCKET_FIELDS, ViewSession, ViewSessionDaily
+from viewer.models import (
+    FELL_BACK,
+    TIME_TO_FOUND_BUCKETS_MS,
+    TIMED,
+    TTF_BUCKET_FIELDS,
+    VIDEO_ONLY,
+    ViewSession,
+    ViewSessionDaily,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +49,7 @@ ADVISORY_LOCK_KEY = 0x4152_5652_4F4C_4C
 KEY_FIELDS = ("company", "project", "portrait", "device_type", "os", "browser")
 # The unique key of a ViewSessionDaily row within its day (the company follows from the project).
 _ROW_KEY = ("project_id", "portrait_id", "device_type", "os", "browser")
-_COUNTERS = ("sessions", "found", "timed", "played", "watch_seconds", *TTF_BUCKET_FIELDS)
+_COUNTERS = ("sessions", "found", "timed", "played", "watch_seconds", "fell_back", "video_only", *TTF_BUCKET_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ def rollup_day(day: date) -> tuple[int, int, int]:
                 n_timed=Count("pk", filter=TIMED),
                 n_played=Count("pk", filter=Q(video_played=True)),
                 n_watch_seconds=Sum("watch_seconds", filter=Q(video_played=True)),
+                n_fell_back=Count("pk", filter=FELL_BACK),
+                n_video_only=Count("pk", filter=VIDEO_ONLY),
                 **{
                     f"n_{f}": Count("pk", filter=TIMED & Q(time_to_found_ms__lte=bound))
                     for f, bound in zip(TTF_BUCKET_FIELDS, TIME_TO_FOUND_BUCKETS_MS, strict=True)

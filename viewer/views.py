@@ -12,8 +12,10 @@ or AR.js NFT (``Portrait.engine``), whose three marker files come from ``/v/<uui
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 
+from django.contrib.staticfiles import finders
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -160,6 +162,7 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     storage = storage_for_company(portrait.company)
     config = {
         "engine": engine,
+        "engines": ENGINE_CHAINS[engine],
         "previewUrl": preview,
         "targets": [_target(storage, portrait, video)],
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
@@ -167,7 +170,9 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     if engine == ViewerEngine.NFT:
         config["nft"] = _nft_config(portrait)
     else:
-        config["markerUrl"] = storage.url(portrait.mindar_output)
+        config["markerUrl"] = reverse(
+            "viewer:marker", kwargs={"uuid": portrait.unique_id, "name": _stem_name(portrait.mindar_output)}
+        )
     title = portrait.title or _("Living photo")
     return _ar_page(request, company=portrait.company, config=config, title=title), portrait.pk
 
@@ -178,23 +183,75 @@ VIEWER_PERMISSIONS = (
 )
 
 
-@lru_cache(maxsize=2)
+# Engines each page tries, in order (static/viewer/viewer.js runs the chain and, when every engine
+# fails, plays the video full-screen). The photo's engine comes first; a new engine is added here
+# and in viewer.js's ENGINES.
+ENGINE_CHAINS = {
+    ViewerEngine.MINDAR: (ViewerEngine.MINDAR,),
+    ViewerEngine.NFT: (ViewerEngine.NFT,),
+}
+# Per engine: its module and the runtime modules it imports, as the importmap names them.
+ENGINE_MODULES = {
+    ViewerEngine.MINDAR: {
+        "arv-engine-mindar": "viewer/mindar.js",
+        "mindar-image-three": "vendor/mind-ar/mindar-image-three.prod.js",
+        "three/addons/renderers/CSS3DRenderer.js": "vendor/three/addons/renderers/CSS3DRenderer.js",
+    },
+    ViewerEngine.NFT: {"arv-engine-nft": "viewer/nft.js", "arjs-threex": "vendor/ar-js/ar-threex.mjs"},
+}
+SHARED_MODULES = {
+    "three": "vendor/three/build/three.module.min.js",
+    "arv-viewer": "viewer/viewer.js",
+    "arv-viewer-contract": "viewer/contract.js",
+}
+_RELATIVE_IMPORT = re.compile(rb"""\bfrom\s*["'](\./[^"'\s]+)["']""")
+
+
+@lru_cache(maxsize=64)
+def _relative_imports(path: str) -> tuple[str, ...]:
+    """Static files a vendor module imports by relative name (MindAR's 2 MB controller chunk), so
+    the page can start downloading them with the module itself."""
+    found = finders.find(path)
+    if not found:
+        return ()
+    with open(found, "rb") as fh:
+        head = fh.read(64 * 1024)  # the imports open the file
+    folder = path.rsplit("/", 1)[0]
+    return tuple(f"{folder}/{m.decode()[2:]}" for m in _RELATIVE_IMPORT.findall(head))
+
+
+@lru_cache(maxsize=8)
 def importmap(engine: str) -> str:
-    """Where the page's bare module names resolve, per engine; allowed by its hash in the page's
-    CSP. The shared viewer module is mapped too, so its hashed static name is used."""
-    imports = {"three": static("vendor/three/build/three.module.min.js"), "arv-viewer": static("viewer/viewer.js")}
-    if engine == ViewerEngine.NFT:
-        imports["arjs-threex"] = static("vendor/ar-js/ar-threex.mjs")
-    else:
-        imports["three/addons/renderers/CSS3DRenderer.js"] = static("vendor/three/addons/renderers/CSS3DRenderer.js")
-        imports["mindar-image-three"] = static("vendor/mind-ar/mindar-image-three.prod.js")
+    """Where the page's bare module names resolve, for every engine of its chain; allowed by its
+    hash in the page's CSP. Every name maps to a content-hashed static file, cacheable forever."""
+    imports = {name: static(path) for name, path in SHARED_MODULES.items()}
+    for name in ENGINE_CHAINS[engine]:
+        imports.update({key: static(path) for key, path in ENGINE_MODULES[name].items()})
     return json.dumps({"imports": imports}, separators=(",", ":"))
+
+
+@lru_cache(maxsize=8)
+def module_preloads(engine: str) -> tuple[str, ...]:
+    """Every module the first engine of the chain will import, fetched in parallel from the
+    page's <head> instead of one after another as the imports are discovered."""
+    first = ENGINE_CHAINS[engine][0]
+    paths = ["viewer/contract.js", *ENGINE_MODULES[first].values(), SHARED_MODULES["three"]]
+    for path in list(paths):
+        paths += _relative_imports(path)
+    return tuple(static(path) for path in dict.fromkeys(paths))
 
 
 def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
     engine = config.get("engine") or ViewerEngine.MINDAR
     imports = importmap(engine)
-    context = {"company": company, "config": config, "title": title, "importmap": mark_safe(imports)}  # noqa: S308
+    context = {
+        "company": company,
+        "config": config,
+        "title": title,
+        "importmap": mark_safe(imports),  # noqa: S308
+        "module_preloads": module_preloads(engine),
+        "marker_preloads": _marker_urls(config),
+    }
     response = render(request, "viewer/page.html", context)
     scripts = (script_hash(imports),)
     if engine == ViewerEngine.NFT:
@@ -202,8 +259,18 @@ def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
         # glue code with eval, so its page (and only its page) must allow both. The MindAR page
         # keeps the strict policy.
         scripts += ("'wasm-unsafe-eval'", "'unsafe-eval'")
-    add_csp(response, script_src=scripts, permissions=VIEWER_PERMISSIONS)
+    # blob: — MindAR is handed the marker's bytes, downloaded early, as a blob: URL it fetches.
+    add_csp(response, script_src=scripts, connect_src=("blob:",), permissions=VIEWER_PERMISSIONS)
     return response
+
+
+def _marker_urls(config: dict) -> list[str]:
+    """The marker files the page's engine will fetch, preloaded from its <head>."""
+    if config.get("markerUrl"):
+        return [config["markerUrl"]]
+    if config.get("nft"):
+        return [f"{config['nft']['baseUrl']}.{ext}" for ext in NFT_EXTENSIONS]
+    return []
 
 
 def _engine(portrait: Portrait) -> str:
@@ -225,6 +292,11 @@ def _nft_size_mm(report) -> tuple[float, float] | None:
     if min(width, height, dpi) <= 0:
         return None
     return width / dpi * 25.4, height / dpi * 25.4
+
+
+def _stem_name(stored_name: str) -> str:
+    """A stored marker's file name without folder or extension: it versions the public URL."""
+    return stored_name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
 def _nft_stem(portrait: Portrait) -> str:
@@ -265,6 +337,34 @@ def nft_file(request, uuid, name: str, ext: str):
     return serve_file(request, storage_for_company(portrait.company), f"{stem}.{ext}")
 
 
+@require_safe
+def marker(request, uuid, name: str):
+    """The photo's ready MindAR marker, from the company's storage, whatever its kind (local disk,
+    S3, Yandex Disk): one stable URL per marker, so browsers keep it forever (a presigned S3 link
+    changes on every page), sent compressed. Nothing is served for a photo the public page would
+    not play."""
+    portrait = _load(uuid)
+    if not portrait.mindar_output or unavailable_reason(portrait, timezone.now()):
+        raise Http404
+    if _stem_name(portrait.mindar_output) != name:
+        raise Http404
+    return serve_file(request, storage_for_company(portrait.company), portrait.mindar_output)
+
+
+@require_safe
+def album_marker(request, uuid, name: str):
+    """The album's combined MindAR marker, like :func:`marker`."""
+    project = (
+        Project.objects.select_related("company__storage_connection", "combined_marker").filter(public_id=uuid).first()
+    )
+    if project is None or project_unavailable_reason(project, timezone.now()):
+        raise Http404
+    combined = getattr(project, "combined_marker", None)
+    if combined is None or not combined.output or _stem_name(combined.output.name) != name:
+        raise Http404
+    return serve_file(request, storage_for_company(project.company), combined.output.name)
+
+
 @never_cache
 @require_safe
 def album(request, uuid):
@@ -300,7 +400,10 @@ def album(request, uuid):
         return _still_page(request, company=project.company, reason="preparing", title=project.name)
     config = {
         "engine": ViewerEngine.MINDAR,  # the combined marker is MindAR's
-        "markerUrl": storage.url(marker.output.name),
+        "engines": ENGINE_CHAINS[ViewerEngine.MINDAR],
+        "markerUrl": reverse(
+            "viewer:album_marker", kwargs={"uuid": project.public_id, "name": _stem_name(marker.output.name)}
+        ),
         "previewUrl": "",
         "targets": targets,
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,

@@ -108,6 +108,15 @@ def test_album_page_lists_every_playable_photo(client, tenants, tmp_path, django
     )
     assert [t["portrait"] for t in config["targets"]] == [str(first.unique_id)]
     assert config["targets"][0]["index"] == 0 and config["markerUrl"].endswith(".mind")
+    # The combined marker through the album's own route: the stored bytes, cacheable forever.
+    marker = client.get(config["markerUrl"])
+    assert marker.status_code == 200 and marker["Cache-Control"] == "public, max-age=31536000, immutable"
+    tenants.project_a.refresh_from_db()
+    stored = tenants.project_a.combined_marker.output
+    assert b"".join(marker.streaming_content) == stored.storage.open(stored.name).read()
+    assert client.get(config["markerUrl"].replace("album-", "album-0")).status_code == 404
+    tenants.project_a.archive()
+    assert client.get(config["markerUrl"]).status_code == 404  # a paused album serves nothing
 
 
 @pytest.mark.django_db

@@ -7,7 +7,8 @@
 // DPI, origin at the photo's bottom-left corner, and (after AR.js's axis change) y out of the
 // photo, x to the right, -z up the photo. We open the camera ourselves instead of using
 // ArToolkitSource, so that the video's size, the overlay and the lost state are ours to control.
-import { config, coverPlane, hasWebGL, makeVideo, run, targetFound, targetLost } from "arv-viewer";
+import { config, coverPlane, loadError } from "arv-viewer";
+import { projectToPixels, unletterbox } from "arv-viewer-contract";
 
 const LOAD_TIMEOUT_MS = 45000; // marker download and the worker building its feature index
 const LOST_AFTER_MS = 500; // single frames without the photo are tracking noise, not "lost"
@@ -79,7 +80,7 @@ function whenNftLoaded() {
 function prefetchMarker() {
   const files = ["iset", "fset", "fset3"].map(async (ext) => {
     const response = await fetch(`${config.nft.baseUrl}.${ext}`);
-    if (!response.ok) throw new Error(`the NFT marker's .${ext} did not load (${response.status})`);
+    if (!response.ok) throw loadError(`the NFT marker's .${ext} did not load (${response.status})`);
     await response.arrayBuffer();
   });
   const all = Promise.all(files);
@@ -87,22 +88,30 @@ function prefetchMarker() {
   return all;
 }
 
-run(async () => {
-  const marker = prefetchMarker();
-  const [THREE, arjs] = await Promise.all([import("three"), import("arjs-threex")]);
-  const container = document.getElementById("ar-container");
-  const video = await openCamera(container);
-  const undo = [() => video.srcObject.getTracks().forEach((track) => track.stop()), () => container.replaceChildren()];
-  try {
-    await startTracking(THREE, arjs, container, video, marker, undo);
-  } catch (err) {
-    // The error panel replaces the camera view: stop filming and drawing.
-    undo.reverse().forEach((step) => step());
-    throw err;
-  }
-}, { supported: () => hasWebGL() && typeof WebAssembly === "object" && typeof Worker === "function" });
+// Fetched while the camera and the runtime start (this module is imported by the chain).
+const marker = prefetchMarker();
 
-async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, container, video, marker, undo) {
+export async function start(ctx) {
+  const [THREE, arjs] = await Promise.all([import("three"), import("arjs-threex")]);
+  const video = await openCamera(ctx.container);
+  ctx.onStop(() => video.srcObject.getTracks().forEach((track) => track.stop()));
+  await startTracking(THREE, arjs, ctx, video, marker);
+}
+
+// Each message from AR.js's tracking worker answers one processed camera frame.
+function countingWorkers(onMessage) {
+  const Original = window.Worker;
+  window.Worker = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", onMessage);
+    }
+  };
+  return () => { window.Worker = Original; };
+}
+
+async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, ctx, video, marker) {
+  const { container } = ctx;
   const target = config.targets[0];
   const { widthMm, heightMm } = config.nft;
   const frame = processingFrame(video);
@@ -124,7 +133,7 @@ async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, cont
   renderer.setClearColor(0x000000, 0);
   Object.assign(renderer.domElement.style, { position: "absolute", left: "0", top: "0" });
   container.appendChild(renderer.domElement);
-  undo.push(() => renderer.setAnimationLoop(null));
+  ctx.onStop(() => renderer.setAnimationLoop(null));
 
   const scene = new THREE.Scene();
   const camera = new THREE.Camera();
@@ -138,12 +147,14 @@ async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, cont
   // The photo lies in the marker's x/-z plane, from its bottom-left corner.
   const root = new THREE.Group();
   scene.add(root);
-  const videoElement = makeVideo(target);
+  const videoElement = ctx.video(target);
   const plane = coverPlane(THREE, videoElement, target, widthMm, heightMm);
   plane.rotation.x = -Math.PI / 2;
   plane.position.set(widthMm / 2, 0, -heightMm / 2);
   root.add(plane);
 
+  const restoreWorker = countingWorkers(() => ctx.frame());
+  ctx.onStop(restoreWorker);
   const controls = new ArMarkerControls(context, root, {
     type: "nft",
     descriptorsUrl: forWorker(config.nft.baseUrl),
@@ -163,7 +174,7 @@ async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, cont
     seenAt = performance.now();
     if (!shown) {
       shown = true;
-      targetFound(target, videoElement);
+      ctx.found(target);
     }
   });
 
@@ -187,11 +198,22 @@ async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, cont
   renderer.setAnimationLoop(() => {
     if (shown && performance.now() - seenAt > LOST_AFTER_MS) {
       shown = false;
-      targetLost(target, videoElement);
+      ctx.lost(target);
     }
     root.visible = shown;
     renderer.render(scene, camera);
+    if (shown) ctx.corners(target, cornersInVideo());
   });
+
+  // The photo's corners (TL, TR, BR, BL: it lies from its bottom-left corner along x and -z)
+  // through the pose and AR.js's projection of its processing frame, then out of that frame's
+  // letterbox into the camera video's own pixels.
+  const photo = [[0, 0, -heightMm], [widthMm, 0, -heightMm], [widthMm, 0, 0], [0, 0, 0]];
+  const toVideo = { scale: frame.w / frame.vw, offsetX: frame.ox, offsetY: frame.oy };
+  function cornersInVideo() {
+    const inFrame = projectToPixels(photo, root.matrix.elements, camera.projectionMatrix.elements, frame.pw, frame.ph);
+    return unletterbox(inFrame, toVideo);
+  }
 
   await marker;
   const loaded = whenNftLoaded();
@@ -200,4 +222,5 @@ async function startTracking(THREE, { ArToolkitContext, ArMarkerControls }, cont
   await delay(100);
   window.dispatchEvent(new CustomEvent("arjs-video-loaded", { detail: { component: video } }));
   await loaded;
+  restoreWorker(); // AR.js's tracking worker exists by now
 }

@@ -7,10 +7,13 @@
 // config.targets lists the photos of the marker: one on a photo's page, several on an album page.
 // Each found photo gets its own analytics session, posted to its own beacon.
 //
-// An engine module (mindar.js, nft.js) only starts its runtime: it calls run() with a function
-// that puts each target's video plane (coverPlane) on the runtime's anchor, reports
-// targetFound/targetLost, and resolves once the camera is being scanned. Everything else (checks,
-// panels, fallback, sound, analytics) is here, so both engines behave the same.
+// Engines (mindar.js, nft.js, …) are tried in the order of config.engines, each in its variants
+// (MindAR: TensorFlow.js on WebGL 2, then on WebGL 1): the first that starts serves the visit; if
+// none does, the video plays full-screen. An engine module only starts its runtime (see
+// ENGINES and startAttempt below for what it gets and must do); checks, panels, the fallback
+// chain, sound, analytics and the page's contract (contract.js) are here, so engines behave the same.
+
+import { CORNERS_EVERY_MS, FpsMeter, attemptPlan } from "arv-viewer-contract";
 
 export const config = JSON.parse(document.getElementById("ar-config").textContent);
 const body = document.body;
@@ -26,6 +29,9 @@ function newSessionId() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+// What the chain settled on (engine, variant, failed attempts): album sessions start later.
+let pendingSession = null;
+
 // --- One analytics session per target: running totals, so any single post is enough ------------
 class Session {
   constructor(target) {
@@ -36,7 +42,10 @@ class Session {
     this.played = false;
     this.watched = 0;
     this.watchStart = null;
-    this.engine = config.engine || "mindar";
+    this.engine = pendingSession ? pendingSession.engine : config.engine || "mindar";
+    this.variant = pendingSession ? pendingSession.variant : "";
+    // Attempts that failed before the one that served (0: the first choice worked).
+    this.fallbacks = pendingSession ? pendingSession.fallbacks : 0;
     this.error = "";
   }
   startWatching() {
@@ -59,6 +68,8 @@ class Session {
       video_played: this.played,
       watch_seconds: Math.round(this.watched + running),
       engine: this.engine,
+      variant: this.variant,
+      fallbacks: this.fallbacks,
       error: this.error,
     });
     const blob = new Blob([payload], { type: "application/json" });
@@ -116,7 +127,9 @@ export function makeVideo(target) {
   video.playsInline = true;
   video.setAttribute("playsinline", "");
   video.setAttribute("webkit-playsinline", "");
-  video.preload = "auto";
+  // Not before the camera is being scanned: until then the runtime and the marker need the
+  // bandwidth (serving() lets it buffer while the visitor aims at the photo).
+  video.preload = "none";
   track(video, target);
   return video;
 }
@@ -217,13 +230,52 @@ export function coverPlane(THREE, video, target, width, height) {
   return new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ map: texture, toneMapped: false }));
 }
 
-// --- What the engines report ----------------------------------------------------------------------
+// --- The page's contract: what the serving engine reports (see contract.js) ------------------------
+const tracked = new Map(); // target → its corners in camera-video pixels, while tracked
+let lastCorners = null;
+let cornersTimer = null;
+const fps = new FpsMeter();
+let fpsTimer = null;
+
+function writeCorners() {
+  if (lastCorners) body.dataset.arCorners = JSON.stringify(lastCorners);
+}
+
+// An engine reports the photo's corners ([[x, y] × 4], TL TR BR BL, camera-video pixels) as often
+// as it has them, or null once it has lost the photo.
+export function reportCorners(target, corners) {
+  if (corners) {
+    tracked.set(target, corners);
+    lastCorners = corners;
+    if (!cornersTimer) {
+      writeCorners();
+      cornersTimer = setInterval(writeCorners, CORNERS_EVERY_MS);
+    }
+    return;
+  }
+  tracked.delete(target);
+  lastCorners = tracked.size ? [...tracked.values()].pop() : null;
+  if (!lastCorners) {
+    clearInterval(cornersTimer);
+    cornersTimer = null;
+    delete body.dataset.arCorners;
+  }
+}
+
+// An engine reports each camera frame it has processed.
+export function reportFrame() {
+  fps.frame(performance.now());
+  if (!fpsTimer) fpsTimer = setInterval(() => { body.dataset.arFps = String(fps.rate(performance.now())); }, 500);
+}
+
 let visible = 0;
 let everFound = false;
+let onFirstFound = () => {};
 
 export function targetFound(target, video) {
   visible += 1;
   everFound = true;
+  onFirstFound();
   fallbackTarget = target;
   const session = sessionFor(target);
   if (!session.found) {
@@ -238,34 +290,182 @@ export function targetFound(target, video) {
 export function targetLost(target, video) {
   visible = Math.max(visible - 1, 0);
   video.pause();
+  reportCorners(target, null);
   if (!visible) setState("lost");
 }
 
-// startEngine() starts the runtime and resolves once the camera is being scanned; supported()
-// tells whether this browser can run it at all (else the video plays full-screen).
-export async function run(startEngine, { supported = hasWebGL } = {}) {
+// --- Engines and the fallback chain ------------------------------------------------------------
+// Every engine the page can run: its module (a bare name the page's importmap resolves to a
+// content-hashed file), whether this browser can run it at all, and the variants to try in order.
+// A new engine is one entry here plus its name in the server's chain (viewer/views.py).
+export const ENGINES = {
+  // TensorFlow.js inside MindAR renders on WebGL 2 by default; where its shaders fail to link
+  // (reported on iOS 27), the same runtime still works on WebGL 1. MindAR 1.2.5 cannot run on
+  // TensorFlow.js's CPU backend: its input loader and tracker compile WebGL programs directly.
+  mindar: { module: "arv-engine-mindar", supported: hasWebGL, variants: ["webgl2", "webgl1"] },
+  nft: {
+    module: "arv-engine-nft",
+    supported: () => hasWebGL() && typeof WebAssembly === "object" && typeof Worker === "function",
+    variants: [""],
+  },
+};
+
+// A runtime that neither starts nor fails within this long is given up on (software WebGL on a
+// slow phone takes 5–10 s).
+const START_TIMEOUT_MS = 60000;
+
+// A failure marked as a download problem: another variant of the same engine would fail the same.
+export function loadError(message) {
+  const err = new Error(message);
+  err.loadFailure = true;
+  return err;
+}
+
+// The attempt in progress: errors nobody caught (MindAR starts its runtime in an async function
+// whose errors reach no caller) are its failure until the photo is found.
+let current = null;
+window.addEventListener("unhandledrejection", (event) => {
+  if (current && !everFound) current.fail(event.reason instanceof Error ? event.reason : new Error(String(event.reason)));
+});
+
+const videos = new Map();
+function videoFor(target) {
+  if (!videos.has(target)) videos.set(target, makeVideo(target));
+  return videos.get(target);
+}
+
+// One try of one engine variant. The engine's start(ctx) resolves once the camera is being
+// scanned; it registers undo steps with ctx.onStop as it allocates (camera, canvases, loops) so a
+// failed attempt leaves nothing behind. Resolves to {stopped} on failure or {failed} later.
+async function startAttempt(module, { engine, variant }) {
+  const undo = [];
+  let fail;
+  const failed = new Promise((resolve) => { fail = resolve; });
+  const attempt = { fail: (err) => fail(err) };
+  current = attempt;
+  const container = document.getElementById("ar-container");
+  const ctx = {
+    variant,
+    config,
+    container,
+    targets: config.targets,
+    video: videoFor,
+    found: (target) => targetFound(target, videoFor(target)),
+    lost: (target) => targetLost(target, videoFor(target)),
+    corners: reportCorners,
+    frame: reportFrame,
+    fail: attempt.fail,
+    onStop: (step) => undo.push(step),
+  };
+  const stop = () => {
+    undo.reverse().forEach((step) => { try { step(); } catch (e) { /* already gone */ } });
+    container.replaceChildren();
+    tracked.forEach((_, target) => reportCorners(target, null));
+  };
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`${engine} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+  });
+  const outcome = await Promise.race([
+    module.start(ctx).then(() => null, (err) => err || new Error("start failed")),
+    failed,
+    timeout,
+  ]);
+  clearTimeout(timer);
+  if (outcome) {
+    stop();
+    return { error: outcome };
+  }
+  return { failed, stop };
+}
+
+function describe(err) {
+  return String((err && err.message) || err).slice(0, 200);
+}
+
+// Engines of the chain, each variant in turn; the first that starts serves the visit. A failure
+// after the start (before the photo was found) moves on too. When all have failed: the video,
+// full-screen — or, after a download failure, the "did not load" panel with a retry.
+export async function run(chain = config.engines || [config.engine || "mindar"]) {
   await waitForInAppChoice();
-  if (!supported()) {
+  const plan = attemptPlan(chain, ENGINES);
+  if (!plan.length) {
+    useVideoOnly(0);
     setState("error", "unsupported");
     playFallback();
     return;
   }
+  // The first engine's module (and, through it, its marker) starts loading while the camera is asked.
+  const modules = {};
+  const load = (name) => {
+    if (!modules[name]) modules[name] = import(ENGINES[name].module);
+    return modules[name];
+  };
+  load(plan[0].engine).catch(() => {}); // a failure is met again, and handled, below
   const cameraProblem = await probeCamera();
   if (cameraProblem) {
     setState("error", cameraProblem);
     if (cameraProblem === "unsupported") playFallback();
     return;
   }
-  try {
-    await startEngine();
-  } catch (err) {
-    console.error("AR start failed", err);
+  const failures = [];
+  let skipEngine = "";
+  for (const step of plan) {
+    if (step.engine === skipEngine) continue;
+    const label = step.variant ? `${step.engine}/${step.variant}` : step.engine;
+    body.dataset.arEngine = step.engine;
+    body.dataset.arVariant = step.variant;
+    let module;
+    try {
+      module = await load(step.engine);
+    } catch (err) {
+      failures.push({ label, error: loadError(describe(err)) });
+      skipEngine = step.engine;
+      continue;
+    }
+    const started = await startAttempt(module, step);
+    let error = started.error;
+    if (!error) {
+      serving(step, failures.length);
+      if (body.dataset.arState === "loading") setState("scanning");
+      // Served until the photo is found; a runtime that breaks before that hands over to the next.
+      error = await Promise.race([started.failed, new Promise((resolve) => { onFirstFound = () => resolve(null); })]);
+      if (!error) {
+        current = null;
+        return;
+      }
+      started.stop();
+    }
+    console.error(`AR engine ${label} failed`, error);
+    failures.push({ label, error });
+    body.dataset.arFailed = failures.map((f) => f.label).join(" ");
+    if (error.loadFailure) skipEngine = step.engine;
+  }
+  current = null;
+  useVideoOnly(failures.length);
+  if (failures.some((f) => f.error.loadFailure)) {
     setState("error", "load-failed");
     return;
   }
-  // A photo found while the runtime was still starting keeps its "found".
-  if (body.dataset.arState === "loading") setState("scanning");
+  setState("error", "unsupported");
+  playFallback();
+}
+
+function serving({ engine, variant }, fallbacks) {
+  sessions.forEach((s) => { s.engine = engine; s.variant = variant; s.fallbacks = fallbacks; });
+  videos.forEach((video) => { video.preload = "auto"; });
+  pendingSession = { engine, variant, fallbacks };
   setTimeout(() => {
     if (!everFound) document.querySelectorAll("[data-show-after-timeout]").forEach((el) => { el.hidden = false; });
   }, config.notFoundAfterMs);
 }
+
+function useVideoOnly(fallbacks) {
+  body.dataset.arEngine = "fallback";
+  body.dataset.arVariant = "";
+  delete body.dataset.arCorners;
+  sessions.forEach((s) => { s.engine = "fallback"; s.variant = ""; s.fallbacks = fallbacks; });
+  pendingSession = { engine: "fallback", variant: "", fallbacks };
+}
+
+run();

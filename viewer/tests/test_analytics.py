@@ -208,3 +208,33 @@ def test_a_range_of_only_rolled_up_days(data):
     assert (s.sessions, s.found, s.played, s.average_watch_seconds) == (6, 4, 3, 20)
     # 500, 1000, 2000, 3000: rank 2 reaches ≤1000 exactly → the top of (750, 1000].
     assert s.median_time_to_found_ms == 1000
+
+
+# --- The viewer's fallback chain ------------------------------------------------------------------
+
+
+def _fallback_visits(data):
+    """On top of the data set: three iPhone Safari visits, one served by MindAR on WebGL 1 after
+    WebGL 2 failed, one left with the video alone; one Android Chrome visit that needed nothing."""
+    visit(data.pa1, at(2, 16), ttf=1500, engine="mindar", variant="webgl1", fallbacks=1)
+    visit(data.pa1, at(2, 17), engine="fallback", variant="", fallbacks=2)
+    visit(data.pa2, at(3, 16), ttf=1200, engine="mindar", variant="webgl2", fallbacks=0)
+    visit(data.pa2, at(9, 16), os="Android", browser="Chrome", ttf=900, variant="webgl2")
+
+
+@pytest.mark.django_db
+def test_fallbacks_per_browser_and_os_survive_the_rollup(data):
+    _fallback_visits(data)
+    before = analytics.dashboard(company(data), RANGE)
+    assert (before.summary.sessions, before.summary.fell_back, before.summary.video_only) == (11, 2, 1)
+    assert before.summary.fallback_share == pytest.approx(2 / 11)
+    assert [
+        (r.browser, r.os, r.totals.sessions, r.totals.fell_back, r.totals.video_only) for r in before.fallbacks
+    ] == [("Safari", "iOS", 7, 2, 1)]
+    # Another company's fallbacks are not in this one's dashboard.
+    assert analytics.dashboard(Scope(company=data.tenants.b), RANGE).fallbacks == []
+
+    rollup_view_sessions(older_than_days=8, now=NOW)  # 03-02 and 03-03 become daily totals
+    after = analytics.dashboard(company(data), RANGE)
+    assert after.fallbacks == before.fallbacks
+    assert (after.summary.fell_back, after.summary.video_only) == (2, 1)

@@ -305,3 +305,20 @@ def test_long_series_become_a_line():
     assert chart.kind == "line" and len(chart.marks) == 90 and chart.max_value == 4
     assert chart.line.startswith("5,100 15,76") and chart.area.startswith("5,100 5,100")
     assert "Busiest: Jan. 5, 2026, with 4." in chart.description
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_how_many_visits_needed_a_fallback(client_for, data, django_assert_num_queries):
+    from viewer.tests.analytics_data import at, visit
+
+    visit(data.pa1, at(2, 16), ttf=1500, engine="mindar", variant="webgl1", fallbacks=1)
+    visit(data.pa1, at(2, 17), engine="fallback", fallbacks=2)
+    client = client_for(data.tenants.owner)
+    client.get(reverse("portal:analytics"), RANGE_QUERY)  # warm per-process caches, as on a server
+    with django_assert_num_queries(PAGE_QUERIES["company"]):  # no query of its own
+        page = client.get(reverse("portal:analytics"), RANGE_QUERY).content.decode()
+    assert "Fallbacks by browser" in page
+    assert "2 sessions, 1 with the video only" in page
+    # The viewer role sees it too; the project page of another company is still a 404 (tested above).
+    viewer_page = client_for(data.tenants.viewer).get(reverse("portal:analytics"), RANGE_QUERY).content.decode()
+    assert "Fallbacks by browser" in viewer_page

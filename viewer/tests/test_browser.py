@@ -1,42 +1,62 @@
-"""The whole product in a real browser: upload a photo and a video through the portal, let the
-pipeline make them ready, then open the QR code's URL in headless Chromium whose fake camera
-films the printed photo."""
+"""The whole product in real browsers — Blink, Gecko and WebKit: upload a photo and a video through
+the portal, let the pipeline make them ready, then open the QR code's URL with a fake camera that
+films the printed photo (a clip with a known truth, arv/testing/clips.py).
+
+Each test runs once per engine; an engine that cannot run here is skipped with the reason."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from arv.testing.browser import chromium, make_camera_clip, missing_browser_tools
+from arv.testing.drivers import camera_proxy, launch
+from arv.testing.processes import wait_for
 from content.models import Portrait
 from content.tests import media
 from markers import services
 from markers.models import Job
+from viewer.models import ViewSession
+from viewer.tests.browser import (
+    COUNT_CORNER_UPDATES,
+    FOUND_TIMEOUT,
+    MINDAR_FIXTURES,
+    START_TIMEOUT,
+    break_tfjs_webgl,
+    clip_of,
+    corner_errors,
+    engine_params,
+    require,
+    send_beacon,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT / "markers" / "tests" / "fixtures" / "mindar"
-START_TIMEOUT_MS = 60_000
-FOUND_TIMEOUT_MS = 60_000
-NOT_FOUND_WAIT_MS = 30_000
+PHOTO = MINDAR_FIXTURES / "coffee_1000.jpg"
+OTHER_PHOTO = MINDAR_FIXTURES / "chelsea_1000.jpg"
+NOT_FOUND_WAIT = 20  # seconds of scanning another photo; ~5 s is enough to find the right one
+INSTAGRAM = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 Instagram 320.0.0.0"
+)
+
+
+@pytest.fixture(params=engine_params())
+def engine(request):
+    require(request.param)
+    return request.param
 
 
 @pytest.fixture
 def ready_upload(client, tenants, tmp_path):
     """coffee_1000.jpg and a short clip, uploaded through the portal and processed."""
-    reason = missing_browser_tools(REPO_ROOT)
-    if reason:
-        pytest.skip(reason)
     client.force_login(tenants.owner)
     response = client.post(
         reverse("portal:portrait_upload", args=[tenants.project_a.slug]),
         {
             "title": "Coffee",
-            "image": SimpleUploadedFile("coffee.jpg", (FIXTURES / "coffee_1000.jpg").read_bytes()),
+            "image": SimpleUploadedFile("coffee.jpg", PHOTO.read_bytes()),
             "video": SimpleUploadedFile("clip.mp4", media.mp4_bytes(tmp_path, seconds=3, size=(640, 360))),
         },
     )
@@ -49,59 +69,164 @@ def ready_upload(client, tenants, tmp_path):
     return portrait
 
 
-def open_page(context, url):
-    page = context.new_page()
-    page.goto(url)
-    # Selectors, not wait_for_function: the page's CSP forbids the eval Playwright would use.
-    page.wait_for_selector("body:not([data-ar-state='loading'])", state="attached", timeout=START_TIMEOUT_MS)
-    return page
+def page_errors(browser) -> list[str]:
+    """Uncaught errors and CSP violations, less one known, harmless probe: Long.js (inside
+    TensorFlow.js) tries to compile a tiny WebAssembly module in a try/catch and falls back to
+    plain JavaScript when the page's strict CSP refuses it."""
+    return [
+        m
+        for m in browser.console()
+        if m.startswith(("csp", "uncaught", "unhandled")) and m != "csp: script-src wasm-eval"
+    ]
 
 
-def test_the_printed_photo_is_found_and_its_video_plays(live_server, ready_upload, tmp_path):
-    clip = make_camera_clip(FIXTURES / "coffee_1000.jpg", tmp_path / "camera.mjpeg")
-    with chromium(clip, tmp_path / "profile") as context:
-        violations = []
-        context.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
-        page = open_page(context, live_server.url + ready_upload.get_public_url())
-        page.wait_for_selector("body[data-ar-state='found']", state="attached", timeout=FOUND_TIMEOUT_MS)
-        page.wait_for_selector("body[data-video='playing']", state="attached", timeout=15_000)
-        page.close()  # pagehide sends the beacon
-    assert violations == []  # the strict policy lets MindAR, three.js and the video run
-    from viewer.models import ViewSession
-
-    session = ViewSession.objects.get(portrait=ready_upload)
-    assert session.found and session.time_to_found_ms > 0 and session.video_played
+def open_viewer(browser, proxy, portrait):
+    browser.goto(proxy.url + portrait.get_public_url())
+    browser.wait_for("document.body.dataset.arState !== 'loading'", timeout=START_TIMEOUT, allow_error=True)
 
 
-def test_another_photo_keeps_scanning(live_server, ready_upload, tmp_path):
-    clip = make_camera_clip(FIXTURES / "chelsea_1000.jpg", tmp_path / "camera.mjpeg")
-    with chromium(clip, tmp_path / "profile") as context:
-        page = open_page(context, live_server.url + ready_upload.get_public_url())
-        assert page.evaluate("document.body.dataset.arState") == "scanning"
-        page.wait_for_timeout(NOT_FOUND_WAIT_MS)
-        assert page.evaluate("document.body.dataset.arState") == "scanning"
+def session_of(portrait, proxy, **expected) -> ViewSession:
+    """The visit's analytics row once the beacon has said *expected* (posts are asynchronous)."""
+    try:
+        return wait_for(lambda: ViewSession.objects.filter(portrait=portrait, **expected).first(), timeout=30)
+    except AssertionError:
+        posts = [(e.status, e.bytes) for e in proxy.exchanges if e.path.endswith("/beacon")]
+        rows = list(ViewSession.objects.filter(portrait=portrait).values())
+        raise AssertionError(f"no session with {expected}: beacon posts {posts}, rows {rows}") from None
+
+
+# The drift clip is watched on an upright phone's screen (390×844): the 640×480 camera is cropped to
+# fill it, and the corners must still be in the camera's own pixels.
+@pytest.mark.parametrize(
+    ("pose", "screen", "tolerance"), [("frontal", (640, 480), 12), ("drift", (390, 844), 30)], ids=["frontal", "drift"]
+)
+def test_the_printed_photo_is_found_and_its_video_plays_on_it(
+    live_server, ready_upload, engine, pose, screen, tolerance, tmp_path, tmp_path_factory
+):
+    clip = clip_of(PHOTO, pose, tmp_path_factory)
+    with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path, viewport=screen) as browser:
+        open_viewer(browser, proxy, ready_upload)
+        browser.wait_for("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT)
+        browser.wait_for("document.body.dataset.video === 'playing'", timeout=15)
+        assert browser.attr("arEngine") == "mindar"
+        assert browser.attr("arVariant") == "webgl2"
+        # The tracked corners are where the clip put the photo, in the camera video's pixels.
+        browser.pause(1.5)  # a few tracked frames: the smoothed pose settles
+        errors = corner_errors(browser, clip)
+        assert max(errors) <= tolerance, errors
+        # Rewritten while tracked (viewer.js writes them 10 times a second; a main thread busy with
+        # software WebGL on this 2-core machine runs fewer timers, so only "repeatedly" is asserted
+        # here, and the measured rates are in docs/viewer-testing.md).
+        assert browser.evaluate(COUNT_CORNER_UPDATES) >= 3
+        assert float(browser.attr("arFps")) > 0
+        assert page_errors(browser) == []
+        send_beacon(browser, proxy)
+    session = session_of(ready_upload, proxy, video_played=True)
+    assert session.found and session.time_to_found_ms > 0
+    assert (session.engine, session.variant, session.fallbacks) == ("mindar", "webgl2", 0)
+
+
+def test_another_photo_keeps_scanning(live_server, ready_upload, engine, tmp_path, tmp_path_factory):
+    clip = clip_of(OTHER_PHOTO, "drift", tmp_path_factory)
+    with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path) as browser:
+        open_viewer(browser, proxy, ready_upload)
+        assert browser.attr("arState") == "scanning"
+        frames_before = browser.evaluate("window.__arvFakeCamera.loops * 90 + window.__arvFakeCamera.frame")
+        browser.pause(NOT_FOUND_WAIT)
+        assert browser.attr("arState") == "scanning"
+        assert browser.attr("arCorners") is None
+        # The wait only means something if the camera was being analysed all along.
+        assert (
+            browser.evaluate("window.__arvFakeCamera.loops * 90 + window.__arvFakeCamera.frame") - frames_before > 100
+        )
+        assert float(browser.attr("arFps")) > 0
         # After ~15 s without the photo, the way out appears.
-        assert page.is_visible("text=Just play the video")
+        browser.wait_for("!document.querySelector('[data-show-after-timeout]').hidden", timeout=10)
+        assert browser.text_visible("Just play the video")
 
 
-def test_a_denied_camera_explains_how_to_allow_it(live_server, ready_upload, tmp_path):
-    clip = make_camera_clip(FIXTURES / "coffee_1000.jpg", tmp_path / "camera.mjpeg")
-    with chromium(clip, tmp_path / "profile", allow_camera=False) as context:
-        page = open_page(context, live_server.url + ready_upload.get_public_url())
-        assert page.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == [
-            "error",
-            "camera-denied",
-        ]
-        assert page.is_visible("text=The camera is blocked")
-        assert page.is_visible('text="Play the video"')
+@pytest.mark.parametrize(
+    ("camera", "error", "text"),
+    [("deny", "camera-denied", "The camera is blocked"), ("none", "no-camera", "No camera was found")],
+)
+def test_without_a_camera_the_page_says_why(live_server, ready_upload, engine, camera, error, text, tmp_path):
+    with camera_proxy(live_server.url, camera=camera) as proxy, launch(engine, tmp_path) as browser:
+        open_viewer(browser, proxy, ready_upload)
+        assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == ["error", error]
+        assert browser.text_visible(text)
+        assert browser.text_visible("Play the video")
 
 
-def test_an_expired_photo_gets_the_410_page(live_server, ready_upload, tmp_path):
+def test_an_in_app_browser_is_asked_to_open_the_system_browser(live_server, ready_upload, engine, tmp_path):
+    with (
+        camera_proxy(live_server.url, camera="none", user_agent=INSTAGRAM) as proxy,
+        launch(engine, tmp_path) as browser,
+    ):
+        browser.goto(proxy.url + ready_upload.get_public_url())
+        browser.wait_for("!document.querySelector('[data-inapp]').hidden", timeout=START_TIMEOUT)
+        assert browser.text_visible("Open this page in your browser")
+        assert browser.attr("arState") == "loading"  # nothing starts behind the panel
+        browser.evaluate("document.querySelector('[data-action=dismiss-inapp]').click()")
+        browser.wait_for("document.body.dataset.arState === 'error'", timeout=START_TIMEOUT)
+        assert browser.attr("arError") == "no-camera"  # "try here anyway" went on to the camera
+
+
+def test_an_expired_photo_gets_the_410_page(live_server, ready_upload, engine, tmp_path):
     ready_upload.expires_at = timezone.now() - timedelta(days=1)
     ready_upload.save()
-    clip = make_camera_clip(FIXTURES / "coffee_1000.jpg", tmp_path / "camera.mjpeg")
-    with chromium(clip, tmp_path / "profile") as context:
-        page = context.new_page()
-        response = page.goto(live_server.url + ready_upload.get_public_url())
-        assert response.status == 410
-        assert page.is_visible("text=This living photo has ended")
+    with camera_proxy(live_server.url) as proxy, launch(engine, tmp_path) as browser:
+        browser.goto(proxy.url + ready_upload.get_public_url())
+        assert proxy.status_of(ready_upload.get_public_url()) == 410
+        assert browser.text_visible("This living photo has ended")
+
+
+# --- The fallback chain ---------------------------------------------------------------------------
+@pytest.fixture(params=engine_params("chromium", "firefox", "webkit"))
+def chain_engine(request):
+    require(request.param)
+    return request.param
+
+
+def test_when_webgl2_fails_the_viewer_retries_on_webgl1_and_finds_the_photo(
+    live_server, ready_upload, chain_engine, tmp_path, tmp_path_factory
+):
+    clip = clip_of(PHOTO, "frontal", tmp_path_factory)
+    broken = break_tfjs_webgl(2)
+    with (
+        camera_proxy(live_server.url, clip=clip.folder, init_scripts=(broken,)) as proxy,
+        launch(chain_engine, tmp_path) as browser,
+    ):
+        open_viewer(browser, proxy, ready_upload)
+        browser.wait_for("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT)
+        assert browser.attr("arFailed") == "mindar/webgl2"
+        assert (browser.attr("arEngine"), browser.attr("arVariant")) == ("mindar", "webgl1")
+        assert max(corner_errors(browser, clip, samples=3)) <= 12
+        assert any("Failed to link vertex and fragment shaders" in m for m in browser.console())
+        send_beacon(browser, proxy)
+    session = session_of(ready_upload, proxy, video_played=True)
+    assert (session.engine, session.variant, session.fallbacks) == ("mindar", "webgl1", 1)
+    assert session.found and session.error == ""
+
+
+def test_when_every_engine_fails_the_video_plays_full_screen(
+    live_server, ready_upload, chain_engine, tmp_path, tmp_path_factory
+):
+    clip = clip_of(PHOTO, "frontal", tmp_path_factory)
+    broken = break_tfjs_webgl(1, 2)
+    with (
+        camera_proxy(live_server.url, clip=clip.folder, init_scripts=(broken,)) as proxy,
+        launch(chain_engine, tmp_path) as browser,
+    ):
+        browser.goto(proxy.url + ready_upload.get_public_url())
+        browser.wait_for("document.body.dataset.arState === 'error'", timeout=START_TIMEOUT * 2)
+        assert browser.attr("arError") == "unsupported"
+        assert browser.attr("arFailed") == "mindar/webgl2 mindar/webgl1"
+        assert browser.attr("arEngine") == "fallback"
+        browser.wait_for(
+            "document.querySelector('[data-fallback] video').currentTime > 0", timeout=30, allow_error=True
+        )
+        assert browser.visible("[data-fallback] video")
+        send_beacon(browser, proxy)
+    session = session_of(ready_upload, proxy, video_played=True)
+    assert (session.engine, session.variant, session.fallbacks) == ("fallback", "", 2)
+    assert session.error == "unsupported"

@@ -3,6 +3,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +31,14 @@ def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(
     assert "/static/vendor/three/build/three.module.min.js" in html
     config = config_of(response)
     video = ready_portrait.videos.get()
-    assert config["markerUrl"].endswith("/mindar.mind") and config["markerUrl"].startswith("/media/")
+    # The marker through the viewer's own route (stable, compressed, cached forever, any storage).
+    assert config["markerUrl"] == f"/v/{ready_portrait.unique_id}/marker/mindar.mind"
+    assert config["engines"] == ["mindar"]
+    # Downloaded from the <head>, in parallel with the runtime, which is preloaded too.
+    assert f'<link rel="preload" as="fetch" href="{config["markerUrl"]}" crossorigin="anonymous">' in html
+    assert '<link rel="modulepreload" href="/static/vendor/mind-ar/mindar-image-three.prod.js">' in html
+    assert re.search(r'<link rel="modulepreload" href="/static/vendor/mind-ar/controller-\w+\.js">', html)
+    assert '<script type="module" src="/static/viewer/viewer.js"></script>' in html
     (target,) = config["targets"]
     assert target["videoUrl"] == video.file.url
     assert target["targetWidth"] == 800 and target["targetHeight"] == 600
@@ -209,3 +217,71 @@ def test_batched_counting_counts_every_load_exactly_once(live_server, ready_port
     assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200
     counter.shutdown()  # what the exit hook does; it also closes the thread's connection
     assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200  # nothing counted twice
+
+
+# --- The marker route ---------------------------------------------------------------------------------
+
+
+def _marker_url(portrait, name="mindar"):
+    return reverse("viewer:marker", kwargs={"uuid": portrait.unique_id, "name": name})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("accept", "encoding"), [("gzip, deflate, br", "br"), ("gzip", "gzip"), ("", None)])
+def test_the_marker_is_sent_compressed_and_cacheable_forever(client, ready_portrait, accept, encoding):
+    import gzip
+
+    import brotli
+
+    from arv.storage import storage_for_company
+
+    raw = b"\x82\xa1v\x02" + bytes(range(256)) * 2000  # compressible, like a real .mind
+    storage = storage_for_company(ready_portrait.company)
+    name = ready_portrait.jobs.get(kind="mindar").output.name
+    storage.delete(name)
+    storage.save(name, ContentFile(raw))
+    response = client.get(_marker_url(ready_portrait), HTTP_ACCEPT_ENCODING=accept)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.get("Content-Encoding") == encoding
+    assert "Accept-Encoding" in response["Vary"]
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert int(response["Content-Length"]) == len(body)
+    decoded = {"br": brotli.decompress, "gzip": gzip.decompress, None: lambda b: b}[encoding](body)
+    assert decoded == raw
+    if encoding:
+        assert len(body) < len(raw) / 10
+    # A Range request (resuming a download) gets the plain bytes.
+    partial = client.get(_marker_url(ready_portrait), HTTP_RANGE="bytes=0-9", HTTP_ACCEPT_ENCODING=accept)
+    assert partial.status_code == 206 and b"".join(partial.streaming_content) == raw[:10]
+
+
+@pytest.mark.django_db
+def test_the_marker_route_serves_only_a_playable_photo_s_current_marker(client, ready_portrait, tenants, make_portrait):
+    assert client.head(_marker_url(ready_portrait)).status_code == 200
+    assert client.get(_marker_url(ready_portrait, "mindar-old")).status_code == 404  # not its current name
+    assert client.post(_marker_url(ready_portrait)).status_code == 405
+    other = make_portrait(tenants.project_b, title="Other company")  # no marker
+    assert client.get(_marker_url(other)).status_code == 404
+    ready_portrait.expires_at = timezone.now() - timedelta(days=1)
+    ready_portrait.save()
+    assert client.get(_marker_url(ready_portrait)).status_code == 404
+    bad = reverse("viewer:page", args=[ready_portrait.unique_id]) + "marker/..%2fphoto.mind"
+    assert client.get(bad).status_code == 404
+
+
+def test_an_incompressible_marker_file_is_sent_whole_and_plain(rf, tmp_path):
+    import os
+
+    from django.core.files.storage import FileSystemStorage
+
+    from arv.media import serve_file
+
+    storage = FileSystemStorage(location=tmp_path)
+    data = os.urandom(50_000)  # an .iset is mostly a JPEG: brotli cannot shrink it
+    storage.save("marker.iset", ContentFile(data))
+    for _ in range(2):  # tried once, then remembered as not worth compressing
+        response = serve_file(rf.get("/", HTTP_ACCEPT_ENCODING="br, gzip"), storage, "marker.iset")
+        assert "Content-Encoding" not in response
+        assert b"".join(response.streaming_content) == data
+        assert response["Content-Length"] == str(len(data))
