@@ -63,6 +63,13 @@ def _load(uuid) -> Portrait:
     return found[0]
 
 
+def _check_host(request, company_id: int) -> None:
+    """On a studio's own domain only its photos exist: another company's are a plain 404."""
+    host_company_id = getattr(request, "viewer_host_company_id", None)
+    if host_company_id is not None and host_company_id != company_id:
+        raise Http404
+
+
 def project_unavailable_reason(project: Project, now, company=None) -> str:
     company = company or project.company
     if not company.is_active:
@@ -93,6 +100,7 @@ def unavailable_reason(portrait: Portrait, now) -> str:
 def _still_page(request, *, company, reason: str, title: str = "", photo_url: str = ""):
     context = {
         "company": company,
+        "brand": company.brand,
         "reason": reason,
         "title": title,
         # Nothing of an inactive company is shown publicly, not even the photo.
@@ -122,7 +130,8 @@ def _counts(request) -> bool:
 @never_cache
 @require_safe
 def page(request, uuid):
-    key = ("page", str(uuid), request.LANGUAGE_CODE)
+    # Per host: a page rendered for the main site must not answer on another studio's domain.
+    key = ("page", str(uuid), request.LANGUAGE_CODE, getattr(request, "viewer_host_company_id", None))
     cached = pagecache.get(key)
     if cached is not None:
         if cached.portrait_pk and _counts(request):
@@ -141,6 +150,7 @@ def page(request, uuid):
 def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     """The page and, when it plays, the portrait whose views it counts."""
     portrait = _load(uuid)
+    _check_host(request, portrait.company_id)
     now = timezone.now()
     preview = portrait.preview.url if portrait.preview else ""
     reason = unavailable_reason(portrait, now)
@@ -194,7 +204,13 @@ def importmap(engine: str) -> str:
 def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
     engine = config.get("engine") or ViewerEngine.MINDAR
     imports = importmap(engine)
-    context = {"company": company, "config": config, "title": title, "importmap": mark_safe(imports)}  # noqa: S308
+    context = {
+        "company": company,
+        "brand": company.brand,
+        "config": config,
+        "title": title,
+        "importmap": mark_safe(imports),  # noqa: S308
+    }
     response = render(request, "viewer/page.html", context)
     scripts = (script_hash(imports),)
     if engine == ViewerEngine.NFT:
@@ -257,6 +273,7 @@ def nft_file(request, uuid, name: str, ext: str):
     if ext not in NFT_EXTENSIONS:
         raise Http404
     portrait = _load(uuid)
+    _check_host(request, portrait.company_id)
     if not portrait.nft_output or unavailable_reason(portrait, timezone.now()):
         raise Http404
     stem = _nft_stem(portrait)
@@ -274,6 +291,7 @@ def album(request, uuid):
     )
     if project is None:
         raise Http404
+    _check_host(request, project.company_id)
     now = timezone.now()
     reason = project_unavailable_reason(project, now)
     if reason:
