@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-HEX_COLOUR = re.compile(r"^#[0-9a-f]{6}$")
-# The database constraint's form of HEX_COLOUR (portable between SQLite and PostgreSQL).
-HEX_COLOUR_SQL = r"^#[0-9a-f]{6}$"
+# \Z, not $: "$" also matches before a final newline (in Python, and so in SQLite's REGEXP).
+HEX_COLOUR = re.compile(r"^#[0-9a-f]{6}\Z")
+# The database constraint's form of HEX_COLOUR (Python's re and PostgreSQL's AREs both know \Z).
+HEX_COLOUR_SQL = r"^#[0-9a-f]{6}\Z"
 _SHORT = re.compile(r"^#?([0-9a-fA-F])([0-9a-fA-F])([0-9a-fA-F])$")
 _LONG = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
@@ -25,10 +26,10 @@ def normalize_colour(value: str) -> str:
     text = (value or "").strip()
     if not text:
         return ""
-    short = _SHORT.match(text)
+    short = _SHORT.fullmatch(text)
     if short:
         return "#" + "".join(c * 2 for c in short.groups()).lower()
-    long = _LONG.match(text)
+    long = _LONG.fullmatch(text)
     if long:
         return "#" + long.group(1).lower()
     raise ValidationError(

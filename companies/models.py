@@ -260,7 +260,10 @@ class Company(models.Model):
             models.CheckConstraint(condition=Q(storage_used_bytes__gte=0), name="company_storage_used_not_negative"),
             # One company per domain whatever the case (stored lower-case; this guards raw writes).
             models.UniqueConstraint(
-                Lower("viewer_domain"), condition=~Q(viewer_domain=""), name="one_company_per_viewer_domain"
+                Lower("viewer_domain"),
+                condition=~Q(viewer_domain=""),
+                name="one_company_per_viewer_domain",
+                violation_error_message=_("This domain is already used by another company."),
             ),
             # Only "#rrggbb" can ever reach a style attribute.
             models.CheckConstraint(

@@ -145,7 +145,9 @@ def test_removing_the_domain_clears_its_state(tenants):
 
 def test_a_txt_record_verifies_the_domain(tenants, dns_server, serve_domains):
     company = services.claim_viewer_domain(company=tenants.a, domain="ar.studio.test")
-    dns_server.set("_arv-verification.ar.studio.test", "TXT", "v=spf1 -all", f"arv-verification={company.viewer_domain_token}")
+    dns_server.set(
+        "_arv-verification.ar.studio.test", "TXT", "v=spf1 -all", f"arv-verification={company.viewer_domain_token}"
+    )
     checked = services.check_viewer_domain(company=company)
     assert checked.verified_domain == "ar.studio.test"
     assert checked.viewer_domain_verified_by == "dns" and checked.viewer_domain_error == ""
@@ -191,7 +193,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict = {}
     seen: list = []
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         self.seen.append((self.headers.get("Host"), self.path))
         route = self.routes.get(self.path)
         if route is None:
@@ -249,7 +251,11 @@ def web(settings, dns_server):
 def test_the_file_verifies_the_domain(tenants, web):
     routes, handler = web
     company = services.claim_viewer_domain(company=tenants.a, domain="ar.studio.test")
-    routes[domains.WELL_KNOWN_PATH] = (200, {"Content-Type": "text/plain"}, company.viewer_domain_token.encode() + b"\n")
+    routes[domains.WELL_KNOWN_PATH] = (
+        200,
+        {"Content-Type": "text/plain"},
+        company.viewer_domain_token.encode() + b"\n",
+    )
     checked = services.check_viewer_domain(company=company)
     assert checked.verified_domain == "ar.studio.test" and checked.viewer_domain_verified_by == "http"
     assert handler.seen == [("ar.studio.test", domains.WELL_KNOWN_PATH)]  # the name, not the address
@@ -321,7 +327,7 @@ def test_a_slow_server_cannot_hold_the_check(tenants, web, settings):
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "::1", "fd00::1"])
 def test_private_targets_are_refused_unless_allowed(tenants, web, dns_server, settings, address):
-    routes, handler = web
+    _routes, handler = web
     settings.DOMAIN_CHECK_ALLOW_PRIVATE = False
     dns_server.set("ar.studio.test", "AAAA" if ":" in address else "A", address)
     if ":" in address:
@@ -425,7 +431,9 @@ def test_the_periodic_job_checks_due_domains_and_isolates_failures(tenants, dns_
     later = timezone.now() + timedelta(minutes=11)
     due = set(Company.objects.domain_checks_due(later).values_list("slug", flat=True))
     assert due == {"beta", "gamma"}  # b was claimed for checking though it crashed; a is verified
-    assert set(Company.objects.domain_checks_due(timezone.now() + timedelta(hours=25)).values_list("slug", flat=True)) == {
+    assert set(
+        Company.objects.domain_checks_due(timezone.now() + timedelta(hours=25)).values_list("slug", flat=True)
+    ) == {
         "alpha",
         "beta",
         "gamma",
