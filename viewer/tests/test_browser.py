@@ -105,3 +105,44 @@ def test_an_expired_photo_gets_the_410_page(live_server, ready_upload, tmp_path)
         response = page.goto(live_server.url + ready_upload.get_public_url())
         assert response.status == 410
         assert page.is_visible("text=This living photo has ended")
+
+
+def test_the_photo_plays_on_the_studios_own_domain_with_its_brand(live_server, ready_upload, tmp_path, serve_domains):
+    """The same page and flow on ar.alpha.test (resolved to this machine by Chromium itself): the
+    runtime, the marker, the video and the beacon all load from the studio's domain under the
+    strict policy; another studio's domain does not show the photo."""
+    from urllib.parse import urlsplit
+
+    from arv.testing.domains import give_domain
+    from companies.models import Company
+
+    Company.objects.filter(pk=ready_upload.company_id).update(brand_name="Studio Lumière", brand_accent_color="#ffd400")
+    give_domain(ready_upload.company, "ar.alpha.test")
+    give_domain(Company.objects.exclude(pk=ready_upload.company_id).get(), "ar.beta.test")
+    port = urlsplit(live_server.url).port
+    flags = (
+        "--host-resolver-rules=MAP ar.alpha.test 127.0.0.1, MAP ar.beta.test 127.0.0.1",
+        # The camera needs a secure context; in production the studio's domain is served over https.
+        f"--unsafely-treat-insecure-origin-as-secure=http://ar.alpha.test:{port},http://ar.beta.test:{port}",
+    )
+    clip = make_camera_clip(FIXTURES / "coffee_1000.jpg", tmp_path / "camera.mjpeg")
+    with chromium(clip, tmp_path / "profile", extra_args=flags) as context:
+        problems = []
+        context.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        context.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+        page = open_page(context, f"http://ar.alpha.test:{port}{ready_upload.get_public_url()}")
+        assert page.is_visible("text=Studio Lumière")
+        page.wait_for_selector("body[data-ar-state='found']", state="attached", timeout=FOUND_TIMEOUT_MS)
+        page.wait_for_selector("body[data-video='playing']", state="attached", timeout=15_000)
+        page.close()
+        other = context.new_page()
+        response = other.goto(f"http://ar.beta.test:{port}{ready_upload.get_public_url()}")
+        assert response.status == 404 and other.is_visible("text=Nothing here")
+        other.close()
+    # A 404 logs one console error in Chromium (the favicon, the other studio's page); nothing
+    # else may fail.
+    assert [p for p in problems if "404" not in p] == []
+    from viewer.models import ViewSession
+
+    session = ViewSession.objects.get(portrait=ready_upload)
+    assert session.found and session.video_played
