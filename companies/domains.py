@@ -69,14 +69,14 @@ def normalize_domain(value: str) -> str:
         raise ValidationError(_("That domain name is too long."), code="too_long")
     just_the_name = _("Enter just the domain name, such as ar.your-studio.com — no http://, port, path or spaces.")
     if "://" in text or any(c in text for c in "/\\?#@ :\t\r\n%"):
-        if text.startswith("[") or _is_ip(text):
+        if text.startswith("[") or is_ip(text):
             raise ValidationError(_("Enter a domain name, not an IP address."), code="ip")
         raise ValidationError(just_the_name, code="not_a_name")
     if "*" in text:
         raise ValidationError(_("Wildcard domains cannot be used: enter one exact domain name."), code="wildcard")
     if text.endswith("."):
         text = text[:-1]
-    if _is_ip(text):
+    if is_ip(text):
         raise ValidationError(_("Enter a domain name, not an IP address."), code="ip")
     try:
         ascii_name = idna.encode(text, uts46=True).decode("ascii").lower()
@@ -89,7 +89,7 @@ def normalize_domain(value: str) -> str:
         raise ValidationError(
             _("“%(value)s” is not a valid domain name.") % {"value": text[:100]}, code="invalid"
         ) from None
-    if labels[-1].isdigit() or _is_ip(ascii_name):
+    if labels[-1].isdigit() or is_ip(ascii_name):
         raise ValidationError(_("Enter a domain name, not an IP address."), code="ip")
     if labels[-1] == "localhost" or ascii_name == "localhost":
         raise ValidationError(_("“%(value)s” is not a public domain name.") % {"value": text[:100]}, code="local")
@@ -101,7 +101,7 @@ def normalize_domain(value: str) -> str:
     return ascii_name
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text.strip("[]"))
     except ValueError:

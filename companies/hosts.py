@@ -127,3 +127,15 @@ class ViewerDomainMiddleware:
         if response.has_header("Strict-Transport-Security"):
             response["Strict-Transport-Security"] = f"max-age={settings.SECURE_HSTS_SECONDS}"
         return response
+
+
+def tls_ask(request):
+    """For a TLS proxy that gets certificates on demand (Caddy's ``on_demand_tls { ask … }``):
+    200 for a name this server answers to (a verified viewer domain), 404 otherwise, so nobody
+    can make the proxy request certificates for arbitrary names pointed at it."""
+    from django.http import HttpResponse
+
+    domain = (request.GET.get("domain") or "").strip().rstrip(".").lower()
+    if domain and company_for_host(domain) is not None:
+        return HttpResponse("ok", content_type="text/plain")
+    return HttpResponse("unknown", status=404, content_type="text/plain")

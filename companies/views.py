@@ -197,6 +197,7 @@ def _brand_page(request, *, form=None, domain_form=None, status=200):
         "verified_by": domains.VERIFIED_BY.get(company.viewer_domain_verified_by, ""),
         "grace_days": settings.DOMAIN_GRACE_DAYS,
         "site_host": urlsplit(settings.SITE_URL).hostname,
+        "site_is_ip": domains.is_ip(urlsplit(settings.SITE_URL).hostname or ""),
     }
     return render(request, "companies/brand.html", context, status=status)
 

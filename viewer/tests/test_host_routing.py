@@ -175,3 +175,12 @@ def test_a_removed_domain_stops_being_served_at_once(client, world, django_captu
         services.remove_viewer_domain(company=world.tenants.a)
     assert client.get(url, HTTP_HOST=OWN).status_code == 400
     assert client.get(url, HTTP_HOST=MAIN).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_tls_proxy_may_ask_which_names_to_get_certificates_for(client, world):
+    assert client.get("/tls/ask", {"domain": OWN}).status_code == 200
+    assert client.get("/tls/ask", {"domain": "AR.Alpha.Test."}).status_code == 200
+    for name in (PENDING, UNKNOWN, "", "testserver"):
+        assert client.get("/tls/ask", {"domain": name}).status_code == 404, name
+    assert client.get("/tls/ask", {"domain": OWN}, HTTP_HOST=OWN).status_code == 404  # not on a studio's domain
