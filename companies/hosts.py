@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,13 +33,23 @@ URLCONF = "arv.viewer_domain_urls"
 
 _lock = threading.Lock()
 _memo: tuple[float, dict[str, int]] | None = None
-_static: tuple[str, ...] = ()
+# The host name of the request being handled (set by ViewerDomainMiddleware): host validation
+# then looks that one name up instead of walking every verified domain.
+_requested: ContextVar[str | None] = ContextVar("arv_requested_host", default=None)
 
 
 def static_hosts() -> tuple[str, ...]:
     """The operator's ALLOWED_HOSTS (without company domains)."""
     hosts = settings.ALLOWED_HOSTS
     return hosts.static if isinstance(hosts, AllowedHosts) else tuple(hosts)
+
+
+def _cache_key() -> str:
+    # Per database: a cache shared by two installs (or a test run next to a dev server, both on
+    # var/cache) must not mix their companies' domains.
+    from django.db import connection
+
+    return f"{CACHE_KEY}:{connection.settings_dict['NAME']}"
 
 
 def verified_domains() -> dict[str, int]:
@@ -48,12 +59,12 @@ def verified_domains() -> dict[str, int]:
     with _lock:
         if _memo and now - _memo[0] < MEMO_SECONDS:
             return _memo[1]
-    domains = cache.get(CACHE_KEY)
+    domains = cache.get(_cache_key())
     if domains is None:
         from companies.models import Company
 
         domains = dict(Company.objects.with_verified_domain().values_list("viewer_domain", "pk"))
-        cache.set(CACHE_KEY, domains, CACHE_SECONDS)
+        cache.set(_cache_key(), domains, CACHE_SECONDS)
     with _lock:
         _memo = (now, domains)
     return domains
@@ -62,7 +73,7 @@ def verified_domains() -> dict[str, int]:
 def forget_verified_domains() -> None:
     """Call after a domain is verified, changed, removed or lapses (on commit)."""
     global _memo
-    cache.delete(CACHE_KEY)
+    cache.delete(_cache_key())
     with _lock:
         _memo = None
 
@@ -94,7 +105,11 @@ class AllowedHosts(list):
             # Outside a request, where the database may not be used (a test run's set-up copies
             # ALLOWED_HOSTS into a list before any database exists).
             return
-        yield from domains
+        requested = _requested.get()
+        if requested is None:
+            yield from domains
+        elif requested in domains:
+            yield requested
 
     def __bool__(self) -> bool:
         return True
@@ -116,6 +131,15 @@ class ViewerDomainMiddleware:
 
     def __call__(self, request):
         request.viewer_host_company_id = None
+        # Django's own reading of the Host (or X-Forwarded-Host) header, before validation.
+        requested, _port = split_domain_port(request._get_raw_host())
+        token = _requested.set(requested)
+        try:
+            return self._route(request)
+        finally:
+            _requested.reset(token)
+
+    def _route(self, request):
         # get_host() validates against ALLOWED_HOSTS first: an unknown host ends here with a 400.
         domain, _port = split_domain_port(request.get_host())
         company_id = company_for_host(domain)
