@@ -27,7 +27,13 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         except CheckSkipped:
             raise CommandError("This domain was checked seconds ago; try again in a moment.") from None
-        if result.verified_domain:
+        if result.verified_domain and result.viewer_domain_error:
+            since = result.viewer_domain_failing_since
+            self.stdout.write(
+                f"{result.viewer_domain}: verified, but its proof is missing since {since:%Y-%m-%d %H:%M} — "
+                f"{result.viewer_domain_error}"
+            )
+        elif result.verified_domain:
             self.stdout.write(f"{result.viewer_domain}: verified ({result.viewer_domain_verified_by})")
         else:
             self.stdout.write(f"{result.viewer_domain}: not verified — {result.viewer_domain_error}")
