@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
-from django.http.request import split_domain_port
+from django.http.request import split_domain_port, validate_host
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,10 @@ class ViewerDomainMiddleware:
     def _route(self, request):
         # get_host() validates against ALLOWED_HOSTS first: an unknown host ends here with a 400.
         domain, _port = split_domain_port(request.get_host())
-        company_id = company_for_host(domain)
+        # The operator's own exact names are never a studio's (claims of them are refused): no
+        # lookup. Patterns ("*", ".example.com") do not count: a studio's name may fall under them.
+        exact = [h for h in static_hosts() if h != "*" and not h.startswith(".")]
+        company_id = None if validate_host(domain, exact) else company_for_host(domain)
         if company_id is None:
             return self.get_response(request)
         request.viewer_host_company_id = company_id

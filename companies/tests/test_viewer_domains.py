@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from companies import domains, services
@@ -115,8 +115,10 @@ def test_the_database_refuses_a_second_claim_that_skips_the_service(tenants):
 
 
 def test_the_database_refuses_a_colour_that_is_not_hex(tenants):
-    with pytest.raises(IntegrityError):
-        Company.objects.filter(pk=tenants.a.pk).update(brand_accent_color="red;}body{x:y")
+    # Seven characters, the column's length, so only the constraint can refuse it.
+    for hostile in ("red;}{x", "#12345g", "#ABCDEF"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Company.objects.filter(pk=tenants.a.pk).update(brand_accent_color=hostile)
 
 
 def test_claiming_gives_a_code_and_changing_starts_over(tenants):
