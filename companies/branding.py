@@ -15,8 +15,6 @@ from django.utils.translation import gettext as _
 
 # \Z, not $: "$" also matches before a final newline (in Python, and so in SQLite's REGEXP).
 HEX_COLOUR = re.compile(r"^#[0-9a-f]{6}\Z")
-# The database constraint's form of HEX_COLOUR (Python's re and PostgreSQL's AREs both know \Z).
-HEX_COLOUR_SQL = r"^#[0-9a-f]{6}\Z"
 _SHORT = re.compile(r"^#?([0-9a-fA-F])([0-9a-fA-F])([0-9a-fA-F])$")
 _LONG = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
@@ -34,6 +32,25 @@ def normalize_colour(value: str) -> str:
         return "#" + long.group(1).lower()
     raise ValidationError(
         _("Enter the colour as a hex code such as #1f6feb."), code="invalid_colour", params={"value": text[:20]}
+    )
+
+
+def hex_colour_condition(field: str):
+    """HEX_COLOUR as a database condition, or empty: "#" then six of 0-9a-f.
+
+    Written with LENGTH, SUBSTR and REPLACE, which SQLite and PostgreSQL both have: a REGEXP check
+    would need Django's own function inside SQLite, and the backup/restore commands (plain
+    sqlite3 connections) could then not copy the table.
+    """
+    from django.db.models import F, Q, Value
+    from django.db.models.functions import Length, Replace, Substr
+    from django.db.models.lookups import Exact
+
+    rest = Substr(F(field), 2, 6)
+    for digit in "0123456789abcdef":
+        rest = Replace(rest, Value(digit), Value(""))
+    return Q(**{field: ""}) | (
+        Q(Exact(Length(F(field)), 7)) & Q(**{f"{field}__startswith": "#"}) & Q(Exact(rest, Value("")))
     )
 
 

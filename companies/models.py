@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from arv.storage import TenantFileField
 from companies import crypto
-from companies.branding import HEX_COLOUR, HEX_COLOUR_SQL, Brand, validate_colour
+from companies.branding import HEX_COLOUR, Brand, hex_colour_condition, validate_colour
 
 GIB = 1024**3
 
@@ -267,7 +267,7 @@ class Company(models.Model):
             ),
             # Only "#rrggbb" can ever reach a style attribute.
             models.CheckConstraint(
-                condition=Q(brand_accent_color="") | Q(brand_accent_color__regex=HEX_COLOUR_SQL),
+                condition=hex_colour_condition("brand_accent_color"),
                 name="company_accent_color_is_hex",
             ),
             models.CheckConstraint(
