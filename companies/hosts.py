@@ -59,12 +59,20 @@ def verified_domains() -> dict[str, int]:
     with _lock:
         if _memo and now - _memo[0] < MEMO_SECONDS:
             return _memo[1]
-    domains = cache.get(_cache_key())
+    try:
+        domains = cache.get(_cache_key())
+    except Exception:
+        # The cache (Redis) is down: the database still knows, and pages keep working.
+        logger.warning("cache unavailable for viewer domains; reading them from the database")
+        domains = None
     if domains is None:
         from companies.models import Company
 
         domains = dict(Company.objects.with_verified_domain().values_list("viewer_domain", "pk"))
-        cache.set(_cache_key(), domains, CACHE_SECONDS)
+        try:
+            cache.set(_cache_key(), domains, CACHE_SECONDS)
+        except Exception:
+            logger.warning("cache unavailable: viewer domains not cached")
     with _lock:
         _memo = (now, domains)
     return domains
@@ -73,9 +81,13 @@ def verified_domains() -> dict[str, int]:
 def forget_verified_domains() -> None:
     """Call after a domain is verified, changed, removed or lapses (on commit)."""
     global _memo
-    cache.delete(_cache_key())
     with _lock:
         _memo = None
+    try:
+        cache.delete(_cache_key())
+    except Exception:
+        # Entries expire after CACHE_SECONDS anyway; the change must not fail for the cache.
+        logger.warning("cache unavailable: viewer domains will refresh within %s s", CACHE_SECONDS)
 
 
 def company_for_host(host: str) -> int | None:

@@ -184,3 +184,20 @@ def test_the_tls_proxy_may_ask_which_names_to_get_certificates_for(client, world
     for name in (PENDING, UNKNOWN, "", "testserver"):
         assert client.get("/tls/ask", {"domain": name}).status_code == 404, name
     assert client.get("/tls/ask", {"domain": OWN}, HTTP_HOST=OWN).status_code == 404  # not on a studio's domain
+
+
+@pytest.mark.django_db
+def test_a_studio_domain_keeps_working_while_the_cache_is_down(client, world, monkeypatch):
+    from django.core.cache import cache
+
+    from companies.hosts import forget_verified_domains
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache server gone")
+
+    for method in ("get", "set", "delete"):
+        monkeypatch.setattr(cache, method, down)
+    forget_verified_domains()  # must not fail either
+    url = reverse("viewer:page", args=[world.photo.unique_id])
+    assert client.get(url, HTTP_HOST=OWN).status_code == 200
+    assert client.get(url, HTTP_HOST=OTHER).status_code == 404
