@@ -9,15 +9,19 @@ from arv.storage import forget_cached_storages
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     from arv.csp import forget_storage_origins, set_storage_origins
+    from companies.hosts import forget_verified_domains
 
     settings.MEDIA_ROOT = tmp_path / "media"
     forget_cached_storages()
+    # The verified viewer domains live in the (file or Redis) cache shared with other runs.
+    forget_verified_domains()
     # As on a running server without remote storages, the CSP's origins are already known;
     # tests of remote storages call forget_storage_origins() to have them looked up.
     set_storage_origins(())
     yield
     forget_cached_storages()
     forget_storage_origins()
+    forget_verified_domains()
 
 
 def warm_process_caches() -> None:
@@ -158,3 +162,25 @@ def ready_portrait(tenants, make_portrait):
     portrait.save()
     warm_process_caches()
     return portrait
+
+
+@pytest.fixture
+def dns_server(settings):
+    """A DNS server of the test's own that the domain checker asks (see arv/testing/dns.py)."""
+    from arv.testing.dns import dns_stand_in
+
+    with dns_stand_in() as server:
+        settings.DOMAIN_CHECK_NAMESERVERS = ["127.0.0.1"]
+        settings.DOMAIN_CHECK_DNS_PORT = server.port
+        settings.DOMAIN_CHECK_TIMEOUT = 1
+        yield server
+
+
+@pytest.fixture
+def serve_domains(settings):
+    """ALLOWED_HOSTS as in production: the static names plus verified company domains. (Django's
+    test set-up copies ALLOWED_HOSTS into a plain list before any database exists.)"""
+    from companies.hosts import AllowedHosts
+
+    settings.ALLOWED_HOSTS = AllowedHosts(["localhost", "127.0.0.1", "[::1]", "testserver"])
+    return settings.ALLOWED_HOSTS

@@ -4,6 +4,7 @@ The defaults are the embedded setup — SQLite, the django-q2 ORM broker and loc
 clone runs with no services. `.env.example` documents every variable.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -21,6 +22,7 @@ from arv.env import (
     env_url,
     load_dotenv,
 )
+from companies.hosts import AllowedHosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if not env_bool("ARV_IGNORE_DOTENV", False):
@@ -40,7 +42,9 @@ SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 SITE_NAME = env_str("SITE_NAME", "ARV")
 _site_is_https = SITE_URL.startswith("https://")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# The operator's host names, plus the verified viewer domains of companies (companies/hosts.py):
+# no wildcard, and a domain is served only once its owner proved control of it.
+ALLOWED_HOSTS = AllowedHosts(env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 VAR_DIR = env_path("VAR_DIR", Path("var"), base=BASE_DIR)
@@ -69,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "arv.logging.RequestIdMiddleware",
+    # Before SecurityMiddleware, so it sees (and narrows) the HSTS header on a studio's domain.
+    "companies.hosts.ViewerDomainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -379,6 +385,26 @@ BEACON_RATE_PER_MINUTE = env_int("BEACON_RATE_PER_MINUTE", 120, min_value=1)
 # with their user agents and IPs, deleted) by an hourly job; 0 keeps them forever. See
 # viewer/retention.py for what stays exact.
 ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 0, min_value=0, max_value=100 * 365)
+
+# --- Studios' own viewer domains ----------------------------------------------------------------
+# Proof of control is looked up with these DNS servers (empty: the system's resolver) and fetched
+# over HTTP with these ports; tests point them at servers of their own.
+DOMAIN_CHECK_NAMESERVERS = env_list("DOMAIN_CHECK_NAMESERVERS", [])
+DOMAIN_CHECK_DNS_PORT = env_int("DOMAIN_CHECK_DNS_PORT", 53, min_value=1, max_value=65535)
+DOMAIN_CHECK_HTTP_PORT = env_int("DOMAIN_CHECK_HTTP_PORT", 80, min_value=1, max_value=65535)
+DOMAIN_CHECK_HTTPS_PORT = env_int("DOMAIN_CHECK_HTTPS_PORT", 443, min_value=1, max_value=65535)
+# Seconds per DNS query, connection and read.
+DOMAIN_CHECK_TIMEOUT = env_int("DOMAIN_CHECK_TIMEOUT", 4, min_value=1, max_value=30)
+# The file check refuses names resolving to private, loopback or reserved addresses unless this is
+# on (an on-premises install whose studios' domains live on the local network).
+DOMAIN_CHECK_ALLOW_PRIVATE = env_bool("DOMAIN_CHECK_ALLOW_PRIVATE", False)
+# A verified domain whose proof is gone this long stops being used (and served).
+DOMAIN_GRACE_DAYS = env_int("DOMAIN_GRACE_DAYS", 7, min_value=1, max_value=365)
+for _ns in DOMAIN_CHECK_NAMESERVERS:
+    try:
+        ipaddress.ip_address(_ns)
+    except ValueError:
+        raise ImproperlyConfigured(f"DOMAIN_CHECK_NAMESERVERS: {_ns!r} is not an IP address.") from None
 
 # Fernet keys for stored credentials, newest first (see companies/crypto.py for rotation).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])

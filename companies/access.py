@@ -108,7 +108,8 @@ def scoped_get(request: PortalRequest, queryset: QuerySet, *, write: bool = Fals
 
 
 def get_project_for_user(request: PortalRequest, slug: str, *, write: bool = False) -> Project:
-    return scoped_get(request, Project.objects.for_company(request.tenant.company), write=write, slug=slug)
+    queryset = Project.objects.for_company(request.tenant.company).select_related("company")
+    return scoped_get(request, queryset, write=write, slug=slug)
 
 
 def get_folder_for_user(request: PortalRequest, project: Project, pk: int, *, write: bool = False) -> Folder:

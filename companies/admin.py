@@ -10,10 +10,13 @@ from django.db.models import Count, Q
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from companies import domains
+from companies.branding import normalize_colour
 from companies.models import (
     Company,
     Folder,
@@ -23,7 +26,15 @@ from companies.models import (
     StorageConnection,
     StorageMove,
 )
-from companies.services import check_storage_connection, queue_storage_move, start_storage_move
+from companies.services import (
+    CheckSkipped,
+    check_storage_connection,
+    check_viewer_domain,
+    claim_viewer_domain,
+    queue_storage_move,
+    remove_viewer_domain,
+    start_storage_move,
+)
 
 
 class ExpiryFilter(admin.SimpleListFilter):
@@ -110,8 +121,37 @@ class ProjectInline(admin.TabularInline):
         return False
 
 
+class CompanyForm(forms.ModelForm):
+    """Brand fields go through the same checks as the portal: the logo is validated and
+    re-encoded, the colour normalised, the domain normalised (and verified before it is used)."""
+
+    logo_upload = forms.FileField(
+        label=_("New logo"), required=False, help_text=_("PNG, JPEG or WebP up to 2 MB; SVG is not accepted.")
+    )
+    logo_clear = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    class Meta:
+        model = Company
+        # The admin adds the other fields of its fieldsets; the logo file only through logo_upload.
+        fields = ["brand_name", "brand_accent_color", "viewer_domain"]
+
+    def clean_brand_accent_color(self):
+        return normalize_colour(self.cleaned_data["brand_accent_color"])
+
+    def clean_viewer_domain(self):
+        value = self.cleaned_data["viewer_domain"]
+        return domains.normalize_domain(value) if value.strip() else ""
+
+    def clean_logo_upload(self):
+        from content.validators import validate_logo
+
+        upload = self.cleaned_data.get("logo_upload")
+        return validate_logo(upload) if upload else None
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
     list_display = [
         "name",
         "slug",
@@ -126,9 +166,9 @@ class CompanyAdmin(admin.ModelAdmin):
     list_select_related = ["storage_connection"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["created_by"]
-    readonly_fields = ["storage_used_bytes", "created_at", "updated_at"]
+    readonly_fields = ["storage_used_bytes", "created_at", "updated_at", "logo_preview", "domain_status"]
     inlines = [MembershipInline, ProjectInline]
-    actions = ["activate", "deactivate", "extend_subscription", "move_storage"]
+    actions = ["activate", "deactivate", "extend_subscription", "move_storage", "check_domains"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "is_active", "notes"]}),
         (_("Contact"), {"fields": ["contact_email", "contact_phone", "telegram_chat_id", "timezone", "language"]}),
@@ -159,8 +199,56 @@ class CompanyAdmin(admin.ModelAdmin):
             },
         ),
         (_("Viewer"), {"fields": ["viewer_engine"]}),
+        (
+            _("Brand and viewer domain"),
+            {
+                "fields": [
+                    "brand_name",
+                    "brand_accent_color",
+                    "logo_preview",
+                    "logo_upload",
+                    "logo_clear",
+                    "viewer_domain",
+                    "domain_status",
+                ],
+                "description": _(
+                    "Shown to the company's customers instead of the platform's name. A viewer domain is used "
+                    "(QR codes, links, served pages) only once verified; changing it starts verification again."
+                ),
+            },
+        ),
         (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
+
+    @admin.display(description=_("logo"))
+    def logo_preview(self, obj):
+        if not obj or not obj.brand_logo:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" style="max-height:64px;background:#111;padding:4px;border-radius:4px">',
+            obj.brand_logo.url,
+        )
+
+    @admin.display(description=_("domain status"))
+    def domain_status(self, obj):
+        if not obj or not obj.viewer_domain:
+            return "—"
+        if obj.verified_domain:
+            state = _("verified %(date)s (%(how)s)") % {
+                "date": date_format(timezone.localtime(obj.viewer_domain_verified_at), "DATETIME_FORMAT"),
+                "how": domains.VERIFIED_BY.get(obj.viewer_domain_verified_by, ""),
+            }
+        else:
+            state = _("not verified: not used")
+        return format_html(
+            "{}<br>TXT <code>{}</code> = <code>{}</code><br>{} <code>{}</code>{}",
+            state,
+            domains.txt_record_name(obj.viewer_domain),
+            domains.txt_record_value(obj.viewer_domain_token),
+            _("or a file"),
+            f"http://{obj.viewer_domain}{domains.WELL_KNOWN_PATH}",
+            format_html("<br>{}", obj.viewer_domain_error) if obj.viewer_domain_error else "",
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_project_count=Count("projects", distinct=True))
@@ -194,9 +282,27 @@ class CompanyAdmin(admin.ModelAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
+        from content import services as content_services
+
         if not change and not obj.created_by_id:
             obj.created_by = request.user
+        # The domain changes only through its service (new code, verification starts over).
+        new_domain = obj.viewer_domain
+        obj.viewer_domain = form.initial.get("viewer_domain", "") if change else ""
         super().save_model(request, obj, form, change)
+        if new_domain != obj.viewer_domain:
+            try:
+                if new_domain:
+                    claim_viewer_domain(company=obj, domain=new_domain)
+                else:
+                    remove_viewer_domain(company=obj)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        if form.cleaned_data.get("logo_upload"):
+            content_services.set_company_logo(company=obj, logo=form.cleaned_data["logo_upload"])
+        elif form.cleaned_data.get("logo_clear") and obj.brand_logo:
+            content_services.remove_company_logo(company=obj)
+        obj.refresh_from_db()
         if change and "viewer_engine" in form.changed_data:
             from markers.services import refresh_portrait_status
 
@@ -226,6 +332,27 @@ class CompanyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Extend the subscription by N months…"))
     def extend_subscription(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
+
+    @admin.action(description=_("Check viewer domains now"))
+    def check_domains(self, request, queryset):
+        for company in queryset.exclude(viewer_domain=""):
+            try:
+                result = check_viewer_domain(company=company)
+            except CheckSkipped:
+                self.message_user(request, _("%(company)s: checked seconds ago.") % {"company": company})
+                continue
+            if result.verified_domain and not result.viewer_domain_error:
+                self.message_user(
+                    request,
+                    _("%(company)s: %(domain)s verified.") % {"company": company, "domain": result.viewer_domain},
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(company)s: %(domain)s — %(error)s")
+                    % {"company": company, "domain": result.viewer_domain, "error": result.viewer_domain_error},
+                    messages.WARNING,
+                )
 
     @admin.action(description=_("Move to another storage…"))
     def move_storage(self, request, queryset):

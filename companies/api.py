@@ -139,7 +139,8 @@ class ProjectInputSerializer(serializers.Serializer):
 
 
 def _project_queryset(request):
-    return Project.objects.for_company(request.tenant.company).with_portrait_counts()
+    # The company comes along for album_url (its public base URL).
+    return Project.objects.for_company(request.tenant.company).select_related("company").with_portrait_counts()
 
 
 class ProjectListApi(TenantApiView):

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from companies.branding import normalize_colour
+from companies.domains import normalize_domain
 from companies.models import Membership, Project
 
 
@@ -76,3 +78,51 @@ class RoleForm(forms.Form):
 class SwitchCompanyForm(forms.Form):
     company = forms.SlugField()
     next = forms.CharField(required=False)
+
+
+class BrandForm(forms.Form):
+    brand_name = forms.CharField(
+        label=_("Display name"),
+        max_length=100,
+        required=False,
+        help_text=_("What your customers see; empty: the company name."),
+    )
+    brand_accent_color = forms.CharField(
+        label=_("Accent colour"),
+        max_length=20,
+        required=False,
+        help_text=_("Buttons and headings on your customers' pages, as a hex code such as #1f6feb; empty: none."),
+        widget=forms.TextInput(attrs={"placeholder": "#1f6feb", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    logo = forms.FileField(
+        label=_("Logo"),
+        required=False,
+        help_text=_("PNG, JPEG or WebP up to 2 MB; a transparent PNG looks best. SVG is not accepted."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+    )
+
+    def clean_brand_name(self):
+        return " ".join(self.cleaned_data["brand_name"].split())
+
+    def clean_brand_accent_color(self):
+        return normalize_colour(self.cleaned_data["brand_accent_color"])
+
+    def clean_logo(self):
+        from content.validators import validate_logo
+
+        upload = self.cleaned_data.get("logo")
+        return validate_logo(upload) if upload else None
+
+
+class ViewerDomainForm(forms.Form):
+    domain = forms.CharField(
+        label=_("Domain"),
+        max_length=300,
+        help_text=_("A name of your studio's own, such as ar.your-studio.com."),
+        widget=forms.TextInput(
+            attrs={"placeholder": "ar.your-studio.com", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_domain(self):
+        return normalize_domain(self.cleaned_data["domain"])

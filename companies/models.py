@@ -16,13 +16,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Greatest
+from django.db.models.functions import Greatest, Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from arv.storage import TenantFileField
 from companies import crypto
+from companies.branding import HEX_COLOUR, Brand, hex_colour_condition, validate_colour
 
 GIB = 1024**3
 
@@ -125,6 +127,42 @@ class CompanyQuerySet(models.QuerySet):
             Q(subscription_expires_at__isnull=True) | Q(subscription_expires_at__gt=timezone.now())
         )
 
+    def with_verified_domain(self):
+        return self.exclude(viewer_domain="").filter(viewer_domain_verified_at__isnull=False)
+
+    def domain_checks_due(self, now: datetime):
+        """Claimed domains whose next check is due: pending ones often while fresh, verified ones daily."""
+        pending = Q(viewer_domain_verified_at__isnull=True) & (
+            Q(viewer_domain_checked_at__isnull=True)
+            | Q(
+                viewer_domain_claimed_at__gte=now - DOMAIN_PENDING_FAST_FOR,
+                viewer_domain_checked_at__lt=now - DOMAIN_PENDING_EVERY,
+            )
+            | Q(
+                viewer_domain_claimed_at__lt=now - DOMAIN_PENDING_FAST_FOR,
+                viewer_domain_checked_at__lt=now - DOMAIN_PENDING_SLOW_EVERY,
+            )
+        )
+        verified = Q(viewer_domain_verified_at__isnull=False) & (
+            Q(viewer_domain_checked_at__isnull=True) | Q(viewer_domain_checked_at__lt=now - DOMAIN_RECHECK_EVERY)
+        )
+        return (
+            self.exclude(viewer_domain="")
+            .filter(pending | verified)
+            .order_by(F("viewer_domain_checked_at").asc(nulls_first=True))
+        )
+
+
+# How often the periodic job checks claimed viewer domains (see companies/domains.py).
+DOMAIN_PENDING_EVERY = timedelta(minutes=10)
+DOMAIN_PENDING_FAST_FOR = timedelta(days=2)
+DOMAIN_PENDING_SLOW_EVERY = timedelta(hours=6)
+DOMAIN_RECHECK_EVERY = timedelta(hours=24)
+
+
+def company_logo_path(instance, filename: str) -> str:
+    return f"{instance.path_prefix}/brand/logo-{uuid.uuid4().hex[:12]}.png"
+
 
 class ViewerEngine(models.TextChoices):
     MINDAR = "mindar", _("MindAR (recommended)")
@@ -174,6 +212,28 @@ class Company(models.Model):
     viewer_engine = models.CharField(
         _("AR engine"), max_length=8, choices=ViewerEngine.choices, default=ViewerEngine.MINDAR
     )
+    # The studio's brand on the pages, print sheets and e-mails its customers see.
+    brand_name = models.CharField(
+        _("display name"), max_length=100, blank=True, help_text=_("Shown to your customers; empty: the company name.")
+    )
+    brand_logo = TenantFileField(_("logo"), blank=True, upload_to=company_logo_path)
+    brand_logo_width = models.PositiveIntegerField(default=0, editable=False)
+    brand_logo_height = models.PositiveIntegerField(default=0, editable=False)
+    brand_logo_bytes = models.BigIntegerField(default=0, editable=False)
+    brand_accent_color = models.CharField(
+        _("accent colour"), max_length=7, blank=True, validators=[validate_colour], help_text=_("Hex, e.g. #1f6feb.")
+    )
+    # Normalised by companies.domains (lower-case IDNA ASCII); "" for none. Used for nothing
+    # until verified.
+    viewer_domain = models.CharField(_("viewer domain"), max_length=253, blank=True)
+    viewer_domain_token = models.CharField(_("verification code"), max_length=64, blank=True, editable=False)
+    viewer_domain_claimed_at = models.DateTimeField(_("domain added"), null=True, blank=True, editable=False)
+    viewer_domain_verified_at = models.DateTimeField(_("domain verified"), null=True, blank=True, editable=False)
+    viewer_domain_verified_by = models.CharField(_("verified by"), max_length=4, blank=True, editable=False)
+    viewer_domain_checked_at = models.DateTimeField(_("domain last checked"), null=True, blank=True, editable=False)
+    # Since when a verified domain fails its checks; it lapses after DOMAIN_GRACE.
+    viewer_domain_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    viewer_domain_error = models.TextField(_("last check"), blank=True, editable=False)
     storage_quota_bytes = models.BigIntegerField(
         _("storage quota (bytes)"), default=10 * GIB, validators=[MinValueValidator(0)]
     )
@@ -198,6 +258,22 @@ class Company(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(storage_used_bytes__gte=0), name="company_storage_used_not_negative"),
+            # One company per domain whatever the case (stored lower-case; this guards raw writes).
+            models.UniqueConstraint(
+                Lower("viewer_domain"),
+                condition=~Q(viewer_domain=""),
+                name="one_company_per_viewer_domain",
+                violation_error_message=_("This domain is already used by another company."),
+            ),
+            # Only "#rrggbb" can ever reach a style attribute.
+            models.CheckConstraint(
+                condition=hex_colour_condition("brand_accent_color"),
+                name="company_accent_color_is_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(viewer_domain_verified_at__isnull=True) | ~Q(viewer_domain=""),
+                name="company_verified_domain_not_empty",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -211,6 +287,35 @@ class Company(models.Model):
     @property
     def path_prefix(self) -> str:
         return self.storage_prefix or self.slug
+
+    @property
+    def company(self) -> Company:
+        """A company's own files (its logo) live in its storage like its rows' (TenantFileField)."""
+        return self
+
+    @property
+    def verified_domain(self) -> str:
+        return self.viewer_domain if self.viewer_domain and self.viewer_domain_verified_at else ""
+
+    @property
+    def public_base_url(self) -> str:
+        """Where this company's public pages are linked from QR codes, print sheets, the API and
+        exports: its verified domain over https, else SITE_URL. The one place that decides."""
+        domain = self.verified_domain
+        return f"https://{domain}" if domain else settings.SITE_URL
+
+    @property
+    def brand(self) -> Brand:
+        logo = self.brand_logo.name
+        return Brand(
+            name=self.brand_name or self.name,
+            # Files of an inactive or expired company are not served (arv.media): no broken image.
+            logo_url=self.brand_logo.url if logo and self.is_writable else "",
+            logo_width=self.brand_logo_width,
+            logo_height=self.brand_logo_height,
+            accent=self.brand_accent_color if HEX_COLOUR.match(self.brand_accent_color or "") else "",
+            is_set=bool(self.brand_name or logo or self.brand_accent_color),
+        )
 
     @property
     def is_subscription_expired(self) -> bool:
@@ -452,7 +557,7 @@ class Project(models.Model):
 
     @property
     def album_url(self) -> str:
-        return settings.SITE_URL + reverse("viewer:album", kwargs={"uuid": self.public_id})
+        return self.company.public_base_url + reverse("viewer:album", kwargs={"uuid": self.public_id})
 
     @property
     def is_expired(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import tempfile
 import time
@@ -19,8 +20,8 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -247,12 +248,12 @@ class StorageMoveBusy(StorageMoveError):
 
 
 def company_file_names(company: Company) -> list[str]:
-    """Every stored file the company's rows reference: photos, previews, videos with their
-    renditions and posters, marker outputs (an NFT marker is three files), album markers."""
+    """Every stored file the company's rows reference: its logo, photos, previews, videos with
+    their renditions and posters, marker outputs (an NFT marker is three files), album markers."""
     from content.models import Portrait, Video
     from markers.models import Job, ProjectMarker
 
-    names: set[str] = set()
+    names: set[str] = set(Company.objects.filter(pk=company.pk).values_list("brand_logo", flat=True))
     for row in Portrait.objects.filter(company=company).values_list("image", "preview"):
         names.update(row)
     for row in Video.objects.filter(portrait__company=company).values_list("file", "web_file", "poster"):
@@ -584,6 +585,8 @@ def _row_sizes(company: Company, size_of: Callable[[str], int]) -> list[tuple[ty
     from markers.models import Job, ProjectMarker
 
     rows = []
+    logo = Company.objects.only("pk", "brand_logo", "brand_logo_bytes").get(pk=company.pk)
+    rows.append((Company, logo.pk, "brand_logo_bytes", logo.brand_logo_bytes, size_of(logo.brand_logo.name)))
     for portrait in Portrait.objects.filter(company=company).only("pk", "image", "preview", "stored_bytes"):
         actual = size_of(portrait.image.name) + size_of(portrait.preview.name)
         rows.append((Portrait, portrait.pk, "stored_bytes", portrait.stored_bytes, actual))
@@ -638,3 +641,160 @@ def recompute_storage_usage(*, company: Company, dry_run: bool = False) -> Usage
         )
     )
     return report
+
+
+# --- A studio's brand and viewer domain ------------------------------------------------------------
+
+
+def update_brand(*, company: Company, brand_name: str, brand_accent_color: str) -> Company:
+    """Name and accent colour (the logo has its own service: it is a stored file)."""
+    company.brand_name = brand_name.strip()
+    company.brand_accent_color = brand_accent_color
+    company.full_clean(
+        exclude=[f.name for f in Company._meta.fields if f.name not in ("brand_name", "brand_accent_color")],
+        validate_constraints=False,
+    )
+    company.save(update_fields=["brand_name", "brand_accent_color", "updated_at"])
+    return company
+
+
+def _domain_changed() -> None:
+    from companies.hosts import forget_verified_domains
+
+    transaction.on_commit(forget_verified_domains)
+
+
+@transaction.atomic
+def claim_viewer_domain(*, company: Company, domain: str) -> Company:
+    """Set (or change) the company's viewer domain; it is used only after it is verified.
+
+    *domain* is as typed: it is normalised here. A domain another company holds, verified or not,
+    cannot be claimed (the database's unique constraint settles a race).
+    """
+    from companies.domains import normalize_domain
+
+    domain = normalize_domain(domain)
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    if domain == company.viewer_domain:
+        return company
+    taken = ValidationError(
+        _("%(domain)s is already used by another company.") % {"domain": domain}, code="domain_taken"
+    )
+    if Company.objects.filter(viewer_domain__iexact=domain).exclude(pk=company.pk).exists():
+        raise taken
+    was_verified = bool(company.viewer_domain_verified_at)
+    company.viewer_domain = domain
+    company.viewer_domain_token = secrets.token_urlsafe(24)
+    company.viewer_domain_claimed_at = timezone.now()
+    company.viewer_domain_verified_at = None
+    company.viewer_domain_verified_by = ""
+    company.viewer_domain_checked_at = None
+    company.viewer_domain_failing_since = None
+    company.viewer_domain_error = ""
+    try:
+        with transaction.atomic():
+            company.save(update_fields=[*DOMAIN_FIELDS, "updated_at"])
+    except IntegrityError:
+        raise taken from None
+    if was_verified:
+        _domain_changed()
+    return company
+
+
+DOMAIN_FIELDS = [
+    "viewer_domain",
+    "viewer_domain_token",
+    "viewer_domain_claimed_at",
+    "viewer_domain_verified_at",
+    "viewer_domain_verified_by",
+    "viewer_domain_checked_at",
+    "viewer_domain_failing_since",
+    "viewer_domain_error",
+]
+
+
+@transaction.atomic
+def remove_viewer_domain(*, company: Company) -> Company:
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    was_verified = bool(company.viewer_domain_verified_at)
+    for name in DOMAIN_FIELDS:
+        setattr(company, name, None if name.endswith("_at") or name == "viewer_domain_failing_since" else "")
+    company.save(update_fields=[*DOMAIN_FIELDS, "updated_at"])
+    if was_verified:
+        _domain_changed()
+    return company
+
+
+class CheckSkipped(Exception):
+    """Another check of this domain ran moments ago (or runs now)."""
+
+
+def check_viewer_domain(*, company: Company, min_interval: timedelta = timedelta(seconds=10)) -> Company:
+    """Look for the proof of control now and record the outcome.
+
+    1. Claim the check with a conditional UPDATE of ``checked_at`` (two clicks, or a click and the
+       periodic job, never check at once; a burst of clicks costs one outbound check).
+    2. Look up DNS / fetch the file outside any transaction (seconds, on someone else's server).
+    3. Write the outcome only if the domain is still the one that was checked. A verified domain
+       that fails keeps working for DOMAIN_GRACE_DAYS, then lapses.
+    """
+    from companies import domains
+
+    now = timezone.now()
+    snapshot = Company.objects.filter(pk=company.pk).values("viewer_domain", "viewer_domain_token").get()
+    domain, token = snapshot["viewer_domain"], snapshot["viewer_domain_token"]
+    if not domain:
+        raise ValidationError(_("Add a domain first."), code="no_domain")
+    recent = Q(viewer_domain_checked_at__isnull=True) | Q(viewer_domain_checked_at__lte=now - min_interval)
+    claimed = (
+        Company.objects.filter(pk=company.pk, viewer_domain=domain, viewer_domain_token=token)
+        .filter(recent)
+        .update(viewer_domain_checked_at=now)
+    )
+    if not claimed:
+        raise CheckSkipped
+    result = domains.check(domain, token)
+    with transaction.atomic():
+        current = Company.objects.select_for_update().get(pk=company.pk)
+        if current.viewer_domain != domain or current.viewer_domain_token != token:
+            return current  # changed while we looked: the new domain gets its own check
+        was_verified = bool(current.viewer_domain_verified_at)
+        checked = timezone.now()
+        if result.ok:
+            current.viewer_domain_verified_at = current.viewer_domain_verified_at or checked
+            current.viewer_domain_verified_by = result.method
+            current.viewer_domain_failing_since = None
+            current.viewer_domain_error = ""
+        else:
+            current.viewer_domain_error = result.detail[:2000]
+            if was_verified:
+                current.viewer_domain_failing_since = current.viewer_domain_failing_since or checked
+                if checked - current.viewer_domain_failing_since >= timedelta(days=settings.DOMAIN_GRACE_DAYS):
+                    current.viewer_domain_verified_at = None
+                    current.viewer_domain_verified_by = ""
+                    current.viewer_domain_failing_since = None
+                    logger.warning("viewer domain %s of company %s lapsed: %s", domain, current.pk, result.detail)
+        current.viewer_domain_checked_at = checked
+        current.save(update_fields=[*DOMAIN_FIELDS, "updated_at"])
+        if was_verified != bool(current.viewer_domain_verified_at):
+            _domain_changed()
+    return current
+
+
+def check_due_viewer_domains(*, now: datetime | None = None, limit: int = 100) -> dict[str, int]:
+    """The periodic job: check every claimed domain whose check is due, each on its own — one
+    company's broken DNS or a crash in one check does not stop the others."""
+    now = now or timezone.now()
+    counts = {"checked": 0, "verified": 0, "failed": 0, "errors": 0}
+    for company_id in list(Company.objects.domain_checks_due(now).values_list("pk", flat=True)[:limit]):
+        try:
+            company = check_viewer_domain(company=Company(pk=company_id), min_interval=timedelta(minutes=1))
+        except CheckSkipped:
+            continue
+        except Exception:
+            counts["errors"] += 1
+            logger.exception("checking the viewer domain of company %s failed", company_id)
+            continue
+        counts["checked"] += 1
+        counts["verified" if company.verified_domain else "failed"] += 1
+    return counts

@@ -13,3 +13,9 @@ def send_monthly_reports() -> dict:
 
 def renew_subscriptions() -> dict:
     return notifications.renew_and_expire()
+
+
+def check_viewer_domains() -> dict:
+    from companies.services import check_due_viewer_domains
+
+    return check_due_viewer_domains()

@@ -1,12 +1,16 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from companies import services
+from arv.storage import StorageUnavailable
+from companies import domains, services
 from companies.access import (
     check_owner,
     check_write,
@@ -14,8 +18,10 @@ from companies.access import (
     get_project_for_user,
     portal_view,
 )
-from companies.forms import InviteForm, ProjectForm, RoleForm, SwitchCompanyForm
-from companies.models import Project
+from companies.domains import display_domain
+from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
+from companies.models import Company, Project
+from content import services as content_services
 
 PROJECTS_PER_PAGE = 25
 
@@ -163,3 +169,113 @@ def member_remove(request, pk):
             _("%(user)s was removed from the company.") % {"user": membership.user.email or membership.user.username},
         )
     return redirect("portal:member_list")
+
+
+# --- Brand and viewer domain ----------------------------------------------------------------------
+
+
+def _check_brand_owner(request):
+    membership = check_write(request)
+    if not membership.is_owner:
+        raise PermissionDenied(_("Only the company's owners can change its brand and domain."))
+    return membership
+
+
+def _brand_page(request, *, form=None, domain_form=None, status=200):
+    company = Company.objects.get(pk=request.tenant.company.pk)
+    context = {
+        "company": company,
+        "brand": company.brand,
+        "form": form
+        or BrandForm(initial={"brand_name": company.brand_name, "brand_accent_color": company.brand_accent_color}),
+        "domain_form": domain_form or ViewerDomainForm(initial={"domain": display_domain(company.viewer_domain)}),
+        "can_edit": request.tenant.membership.is_owner and company.is_writable,
+        "domain_display": display_domain(company.viewer_domain),
+        "txt_name": domains.txt_record_name(company.viewer_domain),
+        "txt_value": domains.txt_record_value(company.viewer_domain_token),
+        "file_url": f"http://{company.viewer_domain}{domains.WELL_KNOWN_PATH}",
+        "verified_by": domains.VERIFIED_BY.get(company.viewer_domain_verified_by, ""),
+        "grace_days": settings.DOMAIN_GRACE_DAYS,
+        "site_host": urlsplit(settings.SITE_URL).hostname,
+        "site_is_ip": domains.is_ip(urlsplit(settings.SITE_URL).hostname or ""),
+    }
+    return render(request, "companies/brand.html", context, status=status)
+
+
+@portal_view
+def brand(request):
+    """The studio's brand (name, logo, accent colour) and viewer domain. Every member sees it;
+    only owners change it."""
+    if request.method != "POST":
+        return _brand_page(request)
+    membership = _check_brand_owner(request)
+    form = BrandForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _brand_page(request, form=form, status=400)
+    company = membership.company
+    try:
+        # The logo first: if storage or quota refuses it, nothing else changed either.
+        if form.cleaned_data["logo"] is not None:
+            content_services.set_company_logo(company=company, logo=form.cleaned_data["logo"])
+        elif request.POST.get("logo-clear"):
+            content_services.remove_company_logo(company=company)
+        services.update_brand(
+            company=company,
+            brand_name=form.cleaned_data["brand_name"],
+            brand_accent_color=form.cleaned_data["brand_accent_color"],
+        )
+    except StorageUnavailable:
+        form.add_error(None, content_services.storage_error_message())
+        return _brand_page(request, form=form, status=400)
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _brand_page(request, form=form, status=400)
+    messages.success(request, _("Brand saved."))
+    return redirect("portal:brand")
+
+
+@require_POST
+@portal_view
+def domain_set(request):
+    membership = _check_brand_owner(request)
+    form = ViewerDomainForm(request.POST)
+    if form.is_valid():
+        try:
+            services.claim_viewer_domain(company=membership.company, domain=form.cleaned_data["domain"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Domain saved. Add the DNS record below, then check it."))
+            return redirect("portal:brand")
+    return _brand_page(request, domain_form=form, status=400)
+
+
+@require_POST
+@portal_view
+def domain_check(request):
+    membership = _check_brand_owner(request)
+    try:
+        company = services.check_viewer_domain(company=membership.company)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except services.CheckSkipped:
+        messages.warning(request, _("The domain was checked a few seconds ago; wait a moment and try again."))
+    else:
+        if company.verified_domain and not company.viewer_domain_error:
+            messages.success(
+                request,
+                _("Verified: QR codes and links now use %(domain)s.")
+                % {"domain": display_domain(company.viewer_domain)},
+            )
+        else:
+            messages.error(request, _("Not verified yet: %(reason)s") % {"reason": company.viewer_domain_error})
+    return redirect("portal:brand")
+
+
+@require_POST
+@portal_view
+def domain_remove(request):
+    membership = _check_brand_owner(request)
+    services.remove_viewer_domain(company=membership.company)
+    messages.success(request, _("Domain removed: QR codes and links use the main site again."))
+    return redirect("portal:brand")

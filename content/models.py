@@ -119,7 +119,7 @@ class Portrait(models.Model):
 
     @property
     def public_url(self) -> str:
-        return settings.SITE_URL + self.get_public_url()
+        return self.company.public_base_url + self.get_public_url()
 
     @property
     def storage_dir(self) -> str:

@@ -90,17 +90,57 @@ def _wrap(text: str, width: float, size: float) -> list[str]:
     return lines
 
 
-def print_sheet_pdf(*, image: bytes, url: str, instruction: str, title: str = "", fmt: str = "a4") -> bytes:
+def _draw_brand(pdf: canvas.Canvas, spec: SheetFormat, *, name: str, logo: bytes | None, top: float, h: float) -> None:
+    """The studio's logo (fitted to the strip's height) and name, left-aligned in a strip whose
+    top edge is *top*."""
+    x = spec.margin
+    if logo:
+        try:
+            reader = ImageReader(io.BytesIO(logo))
+            lw, lh = reader.getSize()
+            scale = min(h / lh, (spec.width - 2 * spec.margin) / 2 / lw)
+            pdf.drawImage(reader, x, top - lh * scale, lw * scale, lh * scale, mask="auto")
+            x += lw * scale + spec.margin * 0.5
+        except (OSError, ValueError):
+            pass  # an unreadable logo leaves the name alone on the sheet
+    if name:
+        size = spec.font_size * 1.2
+        pdf.setFont(FONT, size)
+        pdf.setFillColorRGB(0, 0, 0)
+        width = spec.width - spec.margin - x
+        line = _wrap(name, width, size)[0] if name else ""
+        pdf.drawString(x, top - h / 2 - size / 3, line)
+
+
+def print_sheet_pdf(
+    *,
+    image: bytes,
+    url: str,
+    instruction: str,
+    title: str = "",
+    fmt: str = "a4",
+    creator: str = "ARV",
+    brand_name: str = "",
+    brand_logo: bytes | None = None,
+) -> bytes:
+    """The sheet; with a brand name or logo, a strip across the top carries them and the PDF's
+    creator is the studio (*creator*), so nothing on or in it names the platform."""
     spec = FORMATS[fmt]
     _register_font()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=(spec.width, spec.height), pageCompression=1)
     pdf.setTitle(title or url)
-    pdf.setCreator("ARV")
+    pdf.setCreator(creator)
+    pdf.setAuthor(creator)
+    pdf.setProducer(creator)
 
     inner_w = spec.width - 2 * spec.margin
     footer_h = spec.qr + spec.margin
-    photo_box_h = spec.height - 2 * spec.margin - footer_h
+    header_h = spec.qr * 0.35 if (brand_name or brand_logo) else 0.0
+    if header_h:
+        _draw_brand(pdf, spec, name=brand_name, logo=brand_logo, top=spec.height - spec.margin, h=header_h)
+        header_h += spec.margin * 0.5
+    photo_box_h = spec.height - 2 * spec.margin - footer_h - header_h
     with Image.open(io.BytesIO(image)) as img:
         iw, ih = img.size
     scale = min(inner_w / iw, photo_box_h / ih)

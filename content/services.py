@@ -34,7 +34,7 @@ from arv.storage import StorageUnavailable, storage_for_company
 from companies.models import Company, Folder, Project
 from content import schedules
 from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
-from content.validators import ValidatedImage, ValidatedVideo
+from content.validators import ValidatedImage, ValidatedLogo, ValidatedVideo
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +301,42 @@ def _after_delete(company: Company, names: list[str], freed: int) -> None:
             storage.delete(name)
         except Exception:
             logger.exception("could not delete %s; `recompute_storage_usage` will not count it", name)
+
+
+def set_company_logo(*, company: Company, logo: ValidatedLogo) -> Company:
+    """Store a validated logo as the company's, through its storage and quota like any upload;
+    the previous logo's file goes once the row points at the new one."""
+    name = _unique_name(f"{company.path_prefix}/brand", "logo", "png")
+    with _staged(company, {name: logo.size}) as (pending, storage):
+        _write(storage, name, ContentFile(logo.data))
+        with transaction.atomic():
+            old = Company.objects.select_for_update().only("brand_logo", "brand_logo_bytes").get(pk=company.pk)
+            Company.objects.filter(pk=company.pk).update(
+                brand_logo=name,
+                brand_logo_width=logo.width,
+                brand_logo_height=logo.height,
+                brand_logo_bytes=logo.size,
+                updated_at=timezone.now(),
+            )
+            pending.delete()
+            old_name, old_bytes = old.brand_logo.name, old.brand_logo_bytes
+            if old_name:
+                transaction.on_commit(lambda: _after_delete(company, [old_name], old_bytes))
+    company.refresh_from_db()
+    return company
+
+
+def remove_company_logo(*, company: Company) -> Company:
+    with transaction.atomic():
+        old = Company.objects.select_for_update().only("brand_logo", "brand_logo_bytes").get(pk=company.pk)
+        Company.objects.filter(pk=company.pk).update(
+            brand_logo="", brand_logo_width=0, brand_logo_height=0, brand_logo_bytes=0, updated_at=timezone.now()
+        )
+        old_name, old_bytes = old.brand_logo.name, old.brand_logo_bytes
+        if old_name:
+            transaction.on_commit(lambda: _after_delete(company, [old_name], old_bytes))
+    company.refresh_from_db()
+    return company
 
 
 def update_portrait(*, portrait: Portrait, **fields) -> Portrait:

@@ -232,6 +232,17 @@ def project_album_qr(request, slug):
     return response
 
 
+def _read_logo(company) -> bytes | None:
+    if not company.brand_logo:
+        return None
+    try:
+        with company.brand_logo.open("rb") as fh:
+            return fh.read()
+    except Exception:
+        # The sheet is still useful without the logo; the photo read above already worked.
+        return None
+
+
 @require_GET
 @portal_view
 def portrait_print_sheet(request, uuid):
@@ -245,12 +256,16 @@ def portrait_print_sheet(request, uuid):
     except Exception:
         messages.error(request, services.storage_error_message())
         return redirect(portrait)
+    brand = portrait.company.brand
     pdf = printsheet.print_sheet_pdf(
         image=image,
         url=portrait.public_url,
         instruction=_("Scan the QR code, then point your camera at the photo."),
         title=portrait.title,
         fmt=fmt,
+        creator=brand.name if brand.is_set else settings.SITE_NAME,
+        brand_name=brand.name if brand.is_set else "",
+        brand_logo=_read_logo(portrait.company),
     )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (

@@ -14,7 +14,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -121,6 +121,9 @@ def beacon(request, uuid):
     except BadBeacon as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     portrait = get_object_or_404(Portrait.objects.only("pk", "company_id", "project_id"), unique_id=uuid)
+    host_company_id = getattr(request, "viewer_host_company_id", None)
+    if host_company_id is not None and host_company_id != portrait.company_id:
+        raise Http404  # exactly like a photo that does not exist
     client = describe(user_agent)
     with transaction.atomic():
         session = ViewSession.objects.select_for_update().filter(session_id=data["session_id"]).first()

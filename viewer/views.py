@@ -65,6 +65,13 @@ def _load(uuid) -> Portrait:
     return found[0]
 
 
+def _check_host(request, company_id: int) -> None:
+    """On a studio's own domain only its photos exist: another company's are a plain 404."""
+    host_company_id = getattr(request, "viewer_host_company_id", None)
+    if host_company_id is not None and host_company_id != company_id:
+        raise Http404
+
+
 def project_unavailable_reason(project: Project, now, company=None) -> str:
     company = company or project.company
     if not company.is_active:
@@ -95,6 +102,7 @@ def unavailable_reason(portrait: Portrait, now) -> str:
 def _still_page(request, *, company, reason: str, title: str = "", photo_url: str = ""):
     context = {
         "company": company,
+        "brand": company.brand,
         "reason": reason,
         "title": title,
         # Nothing of an inactive company is shown publicly, not even the photo.
@@ -124,7 +132,8 @@ def _counts(request) -> bool:
 @never_cache
 @require_safe
 def page(request, uuid):
-    key = ("page", str(uuid), request.LANGUAGE_CODE)
+    # Per host: a page rendered for the main site must not answer on another studio's domain.
+    key = ("page", str(uuid), request.LANGUAGE_CODE, getattr(request, "viewer_host_company_id", None))
     cached = pagecache.get(key)
     if cached is not None:
         if cached.portrait_pk and _counts(request):
@@ -143,6 +152,7 @@ def page(request, uuid):
 def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     """The page and, when it plays, the portrait whose views it counts."""
     portrait = _load(uuid)
+    _check_host(request, portrait.company_id)
     now = timezone.now()
     preview = portrait.preview.url if portrait.preview else ""
     reason = unavailable_reason(portrait, now)
@@ -246,6 +256,7 @@ def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
     imports = importmap(engine)
     context = {
         "company": company,
+        "brand": company.brand,
         "config": config,
         "title": title,
         "importmap": mark_safe(imports),  # noqa: S308
@@ -329,6 +340,7 @@ def nft_file(request, uuid, name: str, ext: str):
     if ext not in NFT_EXTENSIONS:
         raise Http404
     portrait = _load(uuid)
+    _check_host(request, portrait.company_id)
     if not portrait.nft_output or unavailable_reason(portrait, timezone.now()):
         raise Http404
     stem = _nft_stem(portrait)
@@ -344,6 +356,7 @@ def marker(request, uuid, name: str):
     changes on every page), sent compressed. Nothing is served for a photo the public page would
     not play."""
     portrait = _load(uuid)
+    _check_host(request, portrait.company_id)
     if not portrait.mindar_output or unavailable_reason(portrait, timezone.now()):
         raise Http404
     if _stem_name(portrait.mindar_output) != name:
@@ -357,7 +370,10 @@ def album_marker(request, uuid, name: str):
     project = (
         Project.objects.select_related("company__storage_connection", "combined_marker").filter(public_id=uuid).first()
     )
-    if project is None or project_unavailable_reason(project, timezone.now()):
+    if project is None:
+        raise Http404
+    _check_host(request, project.company_id)
+    if project_unavailable_reason(project, timezone.now()):
         raise Http404
     combined = getattr(project, "combined_marker", None)
     if combined is None or not combined.output or _stem_name(combined.output.name) != name:
@@ -374,6 +390,7 @@ def album(request, uuid):
     )
     if project is None:
         raise Http404
+    _check_host(request, project.company_id)
     now = timezone.now()
     reason = project_unavailable_reason(project, now)
     if reason:

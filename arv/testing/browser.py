@@ -61,10 +61,11 @@ def missing_browser_tools(repo_root: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def chromium(camera_clip: Path, profile_dir: Path, *, allow_camera: bool = True):
+def chromium(camera_clip: Path, profile_dir: Path, *, allow_camera: bool = True, extra_args: tuple[str, ...] = ()):
     """A Playwright ``BrowserContext`` whose camera plays ``camera_clip``; camera access granted
     unless ``allow_camera`` is False (then the page's camera request is refused, as when a
-    visitor taps "Block").
+    visitor taps "Block"). ``extra_args`` go to Chromium as they are (e.g.
+    ``--host-resolver-rules=MAP ar.studio.test 127.0.0.1`` to visit a studio's domain).
 
     ``profile_dir`` must be a fresh directory: Chromium keeps state there between runs.
     """
@@ -78,7 +79,7 @@ def chromium(camera_clip: Path, profile_dir: Path, *, allow_camera: bool = True)
             str(profile_dir),
             executable_path=str(CHROMIUM),
             headless=False,
-            args=[*flags, f"--use-file-for-fake-video-capture={camera_clip.resolve()}"],
+            args=[*flags, *extra_args, f"--use-file-for-fake-video-capture={camera_clip.resolve()}"],
             viewport={"width": 640, "height": 480},
         )
         try:

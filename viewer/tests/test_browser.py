@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.browser import chromium, make_camera_clip, missing_browser_tools
 from arv.testing.drivers import camera_proxy, launch
 from arv.testing.processes import wait_for
 from content.models import Portrait
@@ -22,6 +23,7 @@ from viewer.tests.browser import (
     COUNT_CORNER_UPDATES,
     FOUND_TIMEOUT,
     MINDAR_FIXTURES,
+    REPO_ROOT,
     START_TIMEOUT,
     break_tfjs_webgl,
     clip_of,
@@ -230,3 +232,47 @@ def test_when_every_engine_fails_the_video_plays_full_screen(
     session = session_of(ready_upload, proxy, video_played=True)
     assert (session.engine, session.variant, session.fallbacks) == ("fallback", "", 2)
     assert session.error == "unsupported"
+
+
+# --- A studio's own domain (Chromium only: its host-resolver rules map the studio's names here) ---
+def test_the_photo_plays_on_the_studios_own_domain_with_its_brand(live_server, ready_upload, tmp_path, serve_domains):
+    """The same page and flow on ar.alpha.test (resolved to this machine by Chromium itself): the
+    runtime, the marker, the video and the beacon all load from the studio's domain under the
+    strict policy; another studio's domain does not show the photo."""
+    from urllib.parse import urlsplit
+
+    from arv.testing.domains import give_domain
+    from companies.models import Company
+
+    Company.objects.filter(pk=ready_upload.company_id).update(brand_name="Studio Lumière", brand_accent_color="#ffd400")
+    give_domain(ready_upload.company, "ar.alpha.test")
+    give_domain(Company.objects.exclude(pk=ready_upload.company_id).get(), "ar.beta.test")
+    port = urlsplit(live_server.url).port
+    flags = (
+        "--host-resolver-rules=MAP ar.alpha.test 127.0.0.1, MAP ar.beta.test 127.0.0.1",
+        # The camera needs a secure context; in production the studio's domain is served over https.
+        f"--unsafely-treat-insecure-origin-as-secure=http://ar.alpha.test:{port},http://ar.beta.test:{port}",
+    )
+    reason = missing_browser_tools(REPO_ROOT)
+    if reason:
+        pytest.skip(reason)
+    clip = make_camera_clip(PHOTO, tmp_path / "camera.mjpeg")
+    with chromium(clip, tmp_path / "profile", extra_args=flags) as context:
+        problems = []
+        context.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        context.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+        page = context.new_page()
+        page.goto(f"http://ar.alpha.test:{port}{ready_upload.get_public_url()}")
+        assert page.is_visible("text=Studio Lumière")
+        page.wait_for_selector("body[data-ar-state='found']", state="attached", timeout=FOUND_TIMEOUT * 1000)
+        page.wait_for_selector("body[data-video='playing']", state="attached", timeout=15_000)
+        page.close()
+        other = context.new_page()
+        response = other.goto(f"http://ar.beta.test:{port}{ready_upload.get_public_url()}")
+        assert response.status == 404 and other.is_visible("text=Nothing here")
+        other.close()
+    # A 404 logs one console error in Chromium (the favicon, the other studio's page); nothing
+    # else may fail.
+    assert [p for p in problems if "404" not in p] == []
+    session = ViewSession.objects.get(portrait=ready_upload)
+    assert session.found and session.video_played

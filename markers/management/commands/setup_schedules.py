@@ -35,6 +35,12 @@ SCHEDULES = {
         "0 8 * * *",
         "last month's view report per company, checked daily and sent once per month",
     ),
+    "arv: check viewer domains": (
+        "companies.tasks.check_viewer_domains",
+        Schedule.MINUTES,
+        10,
+        "look for the DNS record or file proving control of studios' viewer domains; re-check verified ones daily",
+    ),
     "arv: rebase rotations": (
         "content.tasks.rebase_rotations",
         Schedule.CRON,
