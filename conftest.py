@@ -11,6 +11,7 @@ def _isolated_media(settings, tmp_path):
     from arv.csp import forget_storage_origins, set_storage_origins
 
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.BATCH_STAGING_DIR = tmp_path / "staging"
     forget_cached_storages()
     # As on a running server without remote storages, the CSP's origins are already known;
     # tests of remote storages call forget_storage_origins() to have them looked up.

@@ -362,7 +362,7 @@ def check_batch(*, batch_id: int) -> str | None:
             return _refuse(batch, token, message(exc.code, **_listed(exc.params)))
         except (StorageUnavailable, OSError) as exc:
             logger.warning("batch %s: check attempt failed: %s", batch.uuid, exc)
-            if batch.attempts + 1 > MAX_CHECK_ATTEMPTS:
+            if batch.attempts >= MAX_CHECK_ATTEMPTS:
                 return _refuse(batch, token, message("storage"))
             Batch.objects.filter(pk=batch.pk, claim_token=token).update(
                 status=Batch.Status.QUEUED, claim_token=None, updated_at=timezone.now()
@@ -648,25 +648,36 @@ def confirm_batch(*, batch: Batch, by, skip: Iterable[int] = ()) -> Batch:
                     row.warnings = [*row.warnings, message("already_uploaded", title=title)]
                     row.save(update_fields=["status", "portrait", "warnings"])
         chosen = [r for r in valid if r.status == BatchRow.Status.VALID and r.number not in skip]
-        if not chosen:
-            raise ValidationError(_("There is nothing to make: choose at least one row without errors."), code="empty")
         needed = sum(r.needed_bytes for r in chosen)
         left = locked.company.storage_left_bytes
-        if needed > left:
-            raise ValidationError(message("quota", needed=needed, left=left)["text"], code="quota")
-        now = timezone.now()
-        BatchRow.objects.filter(
-            pk__in=[r.pk for r in valid if r not in chosen and r.status == BatchRow.Status.VALID]
-        ).update(status=BatchRow.Status.SKIPPED)
-        BatchRow.objects.filter(pk__in=[r.pk for r in chosen]).update(status=BatchRow.Status.QUEUED, queued_at=now)
-        locked.status = Batch.Status.RUNNING
-        locked.confirmed_at = now
-        locked.confirmed_by = by if getattr(by, "is_authenticated", False) else None
-        locked.needed_bytes = needed
-        locked.save(update_fields=["status", "confirmed_at", "confirmed_by", "needed_bytes", "updated_at"])
-        for row in chosen:
-            _queue_row(row.pk)
+        refusal = None
+        if not chosen:
+            refusal = ValidationError(
+                _("There is nothing to make: choose at least one row without errors."), code="empty"
+            )
+        elif needed > left:
+            refusal = ValidationError(message("quota", needed=needed, left=left)["text"], code="quota")
+        if refusal is None:
+            _start_rows(locked, by=by, valid=valid, chosen=chosen, needed=needed)
+    # Raised after the block: orders found already made stay marked as such either way.
+    if refusal is not None:
+        raise refusal
     return locked
+
+
+def _start_rows(locked: Batch, *, by, valid: list[BatchRow], chosen: list[BatchRow], needed: int) -> None:
+    now = timezone.now()
+    BatchRow.objects.filter(
+        pk__in=[r.pk for r in valid if r not in chosen and r.status == BatchRow.Status.VALID]
+    ).update(status=BatchRow.Status.SKIPPED)
+    BatchRow.objects.filter(pk__in=[r.pk for r in chosen]).update(status=BatchRow.Status.QUEUED, queued_at=now)
+    locked.status = Batch.Status.RUNNING
+    locked.confirmed_at = now
+    locked.confirmed_by = by if getattr(by, "is_authenticated", False) else None
+    locked.needed_bytes = needed
+    locked.save(update_fields=["status", "confirmed_at", "confirmed_by", "needed_bytes", "updated_at"])
+    for row in chosen:
+        _queue_row(row.pk)
 
 
 class _PlanKey:
@@ -803,13 +814,14 @@ def _row_failed(row: BatchRow, token, text: str) -> str:
 
 
 def _row_retry(row: BatchRow, token, exc: Exception) -> str:
-    logger.warning("batch row %s attempt %s failed, will retry: %s", row.pk, row.attempts + 1, exc)
-    if row.attempts + 1 >= MAX_ROW_ATTEMPTS:
+    # row.attempts already counts this attempt (the claim added it).
+    logger.warning("batch row %s attempt %s failed, will retry: %s", row.pk, row.attempts, exc)
+    if row.attempts >= MAX_ROW_ATTEMPTS:
         return _row_failed(row, token, services.storage_error_message())
     BatchRow.objects.filter(pk=row.pk, claim_token=token).update(
         status=BatchRow.Status.QUEUED,
         claim_token=None,
-        next_attempt_at=timezone.now() + ROW_BACKOFF * 2**row.attempts,
+        next_attempt_at=timezone.now() + ROW_BACKOFF * 2 ** (row.attempts - 1),
     )
     return BatchRow.Status.QUEUED
 

@@ -555,6 +555,13 @@ class BatchRow(models.Model):
             }.get(self.portrait.status, "processing")
         return self.status
 
+    @property
+    def live_status_label(self) -> str:
+        status = self.live_status
+        if status in self.Status.values:
+            return str(self.Status(status).label)
+        return str({"ready": _("Ready"), "processing": _("Processing"), "failed": _("Failed")}[status])
+
 
 class BatchPrintFile(models.Model):
     """A batch's print PDF in one layout, made by a worker and kept in staging for a while."""
