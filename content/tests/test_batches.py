@@ -79,7 +79,10 @@ def test_bad_files_and_fields_are_row_errors_in_plain_words(tenants, tmp_path):
             ",guest1.mp4,,,,,A-4,,",
             "tiny.jpg,,,,,,A-5,,",
         ],
-        extra={"broken.mp4": b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100, "tiny.jpg": batch_data.jpeg_bytes(100, 80)},
+        extra={
+            "broken.mp4": b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100,
+            "tiny.jpg": batch_data.jpeg_bytes(100, 80),
+        },
     )
     batch = batch_flow.check(batch_flow.start(tenants, data))
     errors = {r.number: " ".join(e["text"] for e in r.errors) for r in batch.rows.all()}
@@ -307,7 +310,8 @@ def test_csv_lists_every_line_with_its_links(tenants, tmp_path, django_capture_o
     batch = batch_flow.check(batch_flow.start(tenants, data))
     with django_capture_on_commit_callbacks(execute=True):
         batch = batch_flow.run_to_ready(batch)
-    lines = list(csv.DictReader(io.StringIO("".join(batches.orders_csv(batch, qr_png_url=lambda p: f"Q{p.pk}")).lstrip("\ufeff"))))
+    text = "".join(batches.orders_csv(batch, qr_png_url=lambda p: f"Q{p.pk}"))
+    lines = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     made = batch.rows.get(number=2).portrait
     assert lines[0] == {
         "line": "2",
@@ -365,9 +369,10 @@ def test_a_check_whose_worker_died_is_checked_again(tenants, tmp_path, settings)
     assert batch.status == "failed" and "interrupted" in batch.error["text"]
 
 
-def test_print_files_expire_and_are_made_again_on_request(tenants, tmp_path, settings, django_capture_on_commit_callbacks):
+def test_print_files_expire_and_are_made_again_on_request(tenants, tmp_path, django_capture_on_commit_callbacks):
+    data = orders_zip(tmp_path, ["guest0.jpg,,,,,,A-1,,"])
     with django_capture_on_commit_callbacks(execute=True):
-        batch = batch_flow.run_to_ready(batch_flow.check(batch_flow.start(tenants, orders_zip(tmp_path, ["guest0.jpg,,,,,,A-1,,"]))))
+        batch = batch_flow.run_to_ready(batch_flow.check(batch_flow.start(tenants, data)))
     print_file = batch.print_files.get()
     batches.make_print_file(print_file_id=print_file.pk)
     BatchPrintFile.objects.filter(pk=print_file.pk).update(finished_at=timezone.now() - timedelta(days=31))
