@@ -92,14 +92,13 @@ class Entry:
 class Budget:
     """Bytes the whole archive may still unpack to."""
 
-    left: int
+    limit: int
     spent: int = field(default=0)
 
     def spend(self, n: int) -> None:
         self.spent += n
-        self.left -= n
-        if self.left < 0:
-            raise ArchiveRefused("unpacked_too_big")
+        if self.spent > self.limit:
+            raise ArchiveRefused("unpacked_too_big", limit=self.limit)
 
 
 def kind_of(path: str) -> str:
@@ -203,9 +202,9 @@ def open_archive(path: Path, *, max_files: int) -> tuple[zipfile.ZipFile, list[E
             raise ArchiveRefused("not_zip")
         entries, directory_size = facts
         if entries > max_files:
-            raise ArchiveRefused("too_many_files", count=entries, limit=max_files)
+            raise ArchiveRefused("too_many_files", count=entries, max=max_files)
         if directory_size > max_files * DIRECTORY_BYTES_PER_ENTRY + 65536:
-            raise ArchiveRefused("too_many_files", count=entries, limit=max_files)
+            raise ArchiveRefused("too_many_files", count=entries, max=max_files)
         fh.seek(0)
         archive = zipfile.ZipFile(fh)
     except ArchiveRefused:
@@ -217,7 +216,7 @@ def open_archive(path: Path, *, max_files: int) -> tuple[zipfile.ZipFile, list[E
     try:
         infos = archive.infolist()
         if len(infos) > max_files:
-            raise ArchiveRefused("too_many_files", count=len(infos), limit=max_files)
+            raise ArchiveRefused("too_many_files", count=len(infos), max=max_files)
         usable, junk, seen = [], [], {}
         for index, info in enumerate(infos):
             name = decode_name(info)
@@ -265,12 +264,14 @@ def unpack(
     max_bytes: int,
     budget: Budget,
     head_check=None,
+    check_ratio: bool = True,
 ) -> int:
     """Write *entry*'s bytes to *target*, counting them as they come; returns the size.
 
     ``head_check(first_chunk)`` may raise EntryError to stop before anything more is read (a file
     that is not what its name says). Separate files (no archive) are copied the same way, so the
-    same limits hold for both.
+    same limits hold for both. Text compresses far better than photos and videos, so for a
+    small text file (*check_ratio* False) its *max_bytes* alone is the guard.
     """
     written = 0
     compressed = max(entry.info.compress_size if entry.info else entry.declared_size, 1)
@@ -284,7 +285,7 @@ def unpack(
                 if written > max_bytes:
                     raise EntryError("file_too_big", name=entry.path, limit=max_bytes)
                 budget.spend(len(chunk))
-                if archive is not None and written > RATIO_GRACE and written / compressed > MAX_RATIO:
+                if check_ratio and archive is not None and written > RATIO_GRACE and written / compressed > MAX_RATIO:
                     raise ArchiveRefused("bomb", name=entry.path, ratio=MAX_RATIO)
                 out.write(chunk)
     except BaseException:

@@ -14,7 +14,7 @@ MESSAGES = {
     "not_zip": _("The file is not a ZIP archive, or it is damaged. Make the ZIP again and re-upload it."),
     "damaged": _("The ZIP archive is damaged or incomplete. Make it again and re-upload it."),
     "too_many_files": _(
-        "The archive holds %(count)s files; a batch may have at most %(limit)s. Split it into smaller batches."
+        "The archive holds %(count)s files; a batch may have at most %(max)s. Split it into smaller batches."
     ),
     "zip_slip": _(
         "The archive contains a file named “%(name)s”, which points outside the archive. Such archives are "
@@ -48,7 +48,7 @@ MESSAGES = {
         "title, customer name, phone, e-mail, order reference, show from, show until."
     ),
     "csv_duplicate_column": _("orders.csv has the column “%(column)s” twice."),
-    "csv_too_many_rows": _("orders.csv has %(count)s orders; a batch may have at most %(limit)s."),
+    "csv_too_many_rows": _("orders.csv has %(count)s orders; a batch may have at most %(max)s."),
     "several_csv": _("The upload has more than one orders.csv (%(names)s). Keep one."),
     "storage": _("The file storage is not reachable right now. The check will be tried again automatically."),
     "interrupted": _("The check was interrupted too many times. Please upload the batch again."),

@@ -152,7 +152,7 @@ def read_csv(data: bytes, *, max_rows: int) -> tuple[dict[str, int], list[str], 
         for cells in reader:
             if any(c.strip() for c in cells):
                 if len(lines) >= max_rows:
-                    raise ArchiveRefused("csv_too_many_rows", count=f"{max_rows}+", limit=max_rows)
+                    raise ArchiveRefused("csv_too_many_rows", count=f"{max_rows}+", max=max_rows)
                 lines.append((reader.line_num, cells))
     except csv.Error as exc:
         raise ArchiveRefused("csv_damaged", line=reader.line_num, problem=str(exc)) from None

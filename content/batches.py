@@ -416,7 +416,7 @@ def _check(batch: Batch, token, work: Path) -> str:
             warnings.append(message("ignored_files", names=names_list(ignored)))
         if not any(e.kind == "photo" for e in media):
             raise ArchiveRefused("no_files")
-        budget = Budget(left=settings.BATCH_MAX_UNPACKED_MB * MB)
+        budget = Budget(limit=settings.BATCH_MAX_UNPACKED_MB * MB)
         tz = zoneinfo.ZoneInfo(batch.company.timezone)
         if orders_files:
             data = _unpack_orders(archive, orders_files[0], work, budget)
@@ -426,7 +426,7 @@ def _check(batch: Batch, token, work: Path) -> str:
         else:
             orders = plans_from_names(media)
             if len(orders.plans) > settings.BATCH_MAX_ROWS:
-                raise ArchiveRefused("csv_too_many_rows", count=len(orders.plans), limit=settings.BATCH_MAX_ROWS)
+                raise ArchiveRefused("csv_too_many_rows", count=len(orders.plans), max=settings.BATCH_MAX_ROWS)
         warnings += [message(code, **_listed(params)) for code, params in orders.warnings]
         needed: dict[int, Entry] = {}
         for plan in orders.plans:
@@ -465,7 +465,7 @@ def _check(batch: Batch, token, work: Path) -> str:
 def _unpack_orders(archive, entry: Entry, work: Path, budget: Budget) -> bytes:
     target = work / "orders.csv"
     try:
-        unpack(archive, entry, target, max_bytes=CSV_MAX_BYTES, budget=budget)
+        unpack(archive, entry, target, max_bytes=CSV_MAX_BYTES, budget=budget, check_ratio=False)
     except EntryError as exc:
         if exc.code == "file_too_big":
             raise ArchiveRefused("csv_too_big", limit=CSV_MAX_BYTES) from None
