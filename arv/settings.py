@@ -264,6 +264,8 @@ SPECTACULAR_SETTINGS = {
         "PortraitStatusEnum": "content.models.Portrait.Status",
         "VideoStatusEnum": "content.models.Video.Status",
         "JobStatusEnum": "markers.models.Job.Status",
+        "BatchStatusEnum": "content.models.Batch.Status",
+        "BatchPrintFileStatusEnum": "content.models.BatchPrintFile.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

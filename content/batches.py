@@ -48,7 +48,7 @@ from django.utils.translation import gettext as _
 
 from arv import staging
 from arv.storage import StorageUnavailable
-from companies.models import Company, Project
+from companies.models import Project
 from content import printsheet, services
 from content.batch_archive import (
     ArchiveRefused,
@@ -615,12 +615,33 @@ def existing_orders(*, project: Project, plans, exclude_batch: Batch | None) -> 
 
 def quota(batch: Batch, rows: Iterable[BatchRow] | None = None) -> dict:
     """Bytes the batch's makeable rows need against what the company has left."""
-    company = Company.objects.only("storage_quota_bytes", "storage_used_bytes").get(pk=batch.company_id)
+    company = batch.company
     if rows is None:
         needed = batch.needed_bytes
     else:
         needed = sum(r.needed_bytes for r in rows if r.status == BatchRow.Status.VALID)
     return {"needed": needed, "left": company.storage_left_bytes, "fits": needed <= company.storage_left_bytes}
+
+
+def row_stats(batch_ids: Iterable[int]) -> dict[int, dict]:
+    """Per batch, in one query: rows per status, and progress once confirmed (rows finished,
+    made or failed, out of the rows chosen)."""
+    stats = {pk: {"counts": dict.fromkeys(BatchRow.Status.values, 0), "done": 0, "total": 0} for pk in batch_ids}
+    grouped = (
+        BatchRow.objects.filter(batch_id__in=list(stats))
+        .values_list("batch_id", "status", "portrait__status")
+        .annotate(n=Count("pk"))
+    )
+    chosen = (*BatchRow.OPEN, BatchRow.Status.CREATED, BatchRow.Status.FAILED)
+    settled = (Portrait.Status.READY, Portrait.Status.NEEDS_VIDEO, Portrait.Status.FAILED)
+    for batch_id, status, portrait_status, n in grouped:
+        entry = stats[batch_id]
+        entry["counts"][status] += n
+        if status in chosen:
+            entry["total"] += n
+            if status == BatchRow.Status.FAILED or (status == BatchRow.Status.CREATED and portrait_status in settled):
+                entry["done"] += n
+    return stats
 
 
 def confirm_batch(*, batch: Batch, by, skip: Iterable[int] = ()) -> Batch:
@@ -1155,10 +1176,3 @@ def _sweep_workdirs(now) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass
-
-
-def row_counts(batch: Batch) -> dict[str, int]:
-    """Rows per status, every status present (one query)."""
-    counts = dict.fromkeys(BatchRow.Status.values, 0)
-    counts.update(batch.rows.values("status").annotate(n=Count("pk")).values_list("status", "n"))
-    return counts
