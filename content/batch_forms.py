@@ -44,8 +44,11 @@ class BatchUploadForm(forms.Form):
         help_text=_("Select or drop many photos and videos at once (and orders.csv, if you have one)."),
     )
     sheet_format = forms.ChoiceField(
-        label=_("Print layout"), choices=Batch.SheetFormat.choices, initial=Batch.SheetFormat.A4
+        label=_("Print layout"), choices=Batch.SheetFormat.choices, initial=Batch.SheetFormat.A4, required=False
     )
+
+    def clean_sheet_format(self):
+        return self.cleaned_data["sheet_format"] or Batch.SheetFormat.A4
 
     def clean(self):
         data = super().clean()
@@ -65,7 +68,10 @@ class BatchUploadForm(forms.Form):
 
 
 class BatchDraftForm(forms.Form):
-    sheet_format = forms.ChoiceField(choices=Batch.SheetFormat.choices, initial=Batch.SheetFormat.A4)
+    sheet_format = forms.ChoiceField(choices=Batch.SheetFormat.choices, required=False)
+
+    def clean_sheet_format(self):
+        return self.cleaned_data["sheet_format"] or Batch.SheetFormat.A4
 
 
 class BatchFileForm(forms.Form):
