@@ -149,3 +149,5 @@ class PendingUploadAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+from content import batch_admin  # noqa: E402,F401 - registers the batch admin

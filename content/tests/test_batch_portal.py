@@ -240,3 +240,12 @@ def test_the_project_page_links_to_batches(client, tenants):
     client.force_login(tenants.owner)
     html = client.get(reverse("portal:project_detail", args=["weddings"])).content.decode()
     assert upload_url() in html and reverse("portal:batch_list", args=["weddings"]) in html
+
+
+def test_staff_see_batches_in_the_back_office(client, tenants, order_zip, make_user):
+    batch = batch_flow.check(batch_flow.start(tenants, order_zip))
+    client.force_login(make_user("staff", is_staff=True, is_superuser=True))
+    listing = client.get(reverse("admin:content_batch_changelist")).content.decode()
+    assert "order.zip" in listing or "batch.zip" in listing
+    page = client.get(reverse("admin:content_batch_change", args=[batch.pk])).content.decode()
+    assert "missing.jpg" in page and "is not in the upload" in page
