@@ -141,3 +141,40 @@ def test_upload_review_confirm_progress_and_downloads(live_server, tenants, tmp_
     import pypdfium2
 
     assert len(pypdfium2.PdfDocument(pdf)) == 3
+
+
+def test_many_files_go_up_one_request_each(live_server, tenants, tmp_path):
+    reason = missing_browser_tools(REPO_ROOT)
+    if reason:
+        pytest.skip(reason)
+    paths = []
+    for name, data in batch_data.pairs(tmp_path, 2).items():
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(data)
+    problems: list[str] = []
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=False, args=list(FLAGS))
+        page = browser.new_page(viewport=SCREENS["phone"])
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        posts = []
+        page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", tenants.editor.username)
+        page.fill("input[name=password]", tenants.editor.raw_password)
+        page.click("main button[type=submit]")
+        page.goto(f"{live_server.url}/portal/projects/{tenants.project_a.slug}/batches/new/")
+        page.set_input_files("input[name=files]", [str(p) for p in paths])
+        assert "guest0.jpg" in page.inner_text("[data-dropzone-summary]")
+        page.select_option("select[name=sheet_format]", "card")
+        page.click("form[data-batch-form] button[type=submit]")
+        page.wait_for_url("**/portal/batches/**", timeout=30_000)
+        assert "Waiting to be checked" in page.inner_text("main")
+        browser.close()
+    assert not problems, problems
+    # One request to open the batch, one per file, one to send it for checking.
+    assert [p.rsplit("/", 2)[-2] for p in posts[1:]] == ["draft", "files", "files", "files", "files", "submit"]
+    batch = Batch.objects.get()
+    assert batch.status == "queued" and batch.sheet_format == "card" and batch.upload_files == 4

@@ -249,3 +249,15 @@ def test_staff_see_batches_in_the_back_office(client, tenants, order_zip, make_u
     assert "order.zip" in listing or "batch.zip" in listing
     page = client.get(reverse("admin:content_batch_change", args=[batch.pk])).content.decode()
     assert "missing.jpg" in page and "is not in the upload" in page
+
+
+def test_pages_and_worker_messages_in_russian(client, tenants, order_zip):
+    client.force_login(tenants.owner)
+    client.cookies["django_language"] = "ru"
+    html = client.get(upload_url(), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Пакетная загрузка" in html and "Перетащите сюда ZIP" in html
+    # The worker writes its findings in the language of the person who uploaded.
+    batch = batch_flow.check(batch_flow.start(tenants, order_zip, language="ru"))
+    assert batch.rows.get(number=3).errors[0]["text"] == "«missing.jpg» нет в загрузке."
+    html = client.get(batch.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "1 заказ можно создать." in html and "Подтвердить и создать портреты" in html

@@ -106,7 +106,7 @@
     for (let i = 0; i < files.length; i++) {
       const data = new FormData();
       data.append("file", files[i]);
-      const text = form.dataset.msgSending.replace("%(name)s", files[i].name).replace("%(n)s", i + 1).replace("%(total)s", files.length);
+      const text = form.dataset.msgSending.replace("{name}", files[i].name).replace("{n}", i + 1).replace("{total}", files.length);
       const result = await send(draft.body.add_url, data, (loaded) => progress(sent + loaded, total, text));
       if (!result.ok) {
         send(draft.body.cancel_url, new FormData());
