@@ -38,19 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PHOTO = ROOT / "markers" / "tests" / "fixtures" / "mindar" / "astronaut_1000.jpg"
 
-
-def variant(n: int) -> bytes:
-    """The 1 MP photo with a small mark: another image, so no marker is reused by content hash."""
-    from PIL import Image, ImageDraw
-
-    img = Image.open(PHOTO).convert("RGB")
-    draw = ImageDraw.Draw(img)
-    draw.rectangle((5 + n % 900, 5 + n // 900 * 10, 12 + n % 900, 12 + n // 900 * 10), fill=(n * 37 % 256, 90, 0))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=92)
-    return out.getvalue()
+from bench.upload_to_ready import variant  # noqa: E402  (the same 1 MP photo and its variants)
 
 
 def descendants(pid: int) -> list[int]:

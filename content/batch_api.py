@@ -323,15 +323,17 @@ class PrintStatusSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class BatchPrintApi(TenantApiView):
+class DownloadApi(TenantApiView):
+    def perform_content_negotiation(self, request, force=False):
+        # The file bypasses rendering; everything else is JSON whatever the client accepts.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class BatchPrintApi(DownloadApi):
     class FormatSerializer(QuerySerializer):
         format = serializers.ChoiceField(choices=Batch.SheetFormat.choices, required=False)
 
     query_serializer = FormatSerializer
-
-    def perform_content_negotiation(self, request, force=False):
-        # The PDF bypasses rendering; everything else is JSON whatever the client accepts.
-        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         operation_id="batches_print_pdf",
@@ -371,10 +373,7 @@ class BatchPrintApi(TenantApiView):
         )
 
 
-class BatchCsvApi(TenantApiView):
-    def perform_content_negotiation(self, request, force=False):
-        return super().perform_content_negotiation(request, force=True)
-
+class BatchCsvApi(DownloadApi):
     @extend_schema(
         operation_id="batches_orders_csv",
         summary="The orders CSV",

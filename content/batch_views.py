@@ -75,6 +75,11 @@ def uploaded_message() -> str:
     return _("Uploaded. The files are being checked; nothing is made until you confirm.")
 
 
+def _flash(request, exc: ValidationError) -> None:
+    for text in exc.messages:
+        messages.error(request, text)
+
+
 def _errors(form) -> dict:
     return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
 
@@ -185,8 +190,7 @@ def batch_submit(request, uuid):
     except ValidationError as exc:
         if _wants_json(request):
             return JsonResponse({"errors": {"__all__": exc.messages}}, status=400)
-        for text in exc.messages:
-            messages.error(request, text)
+        _flash(request, exc)
         return redirect(batch)
     messages.success(request, uploaded_message())
     if _wants_json(request):
@@ -276,8 +280,7 @@ def batch_confirm(request, uuid):
     try:
         batches.confirm_batch(batch=batch, by=request.user, skip=form.skip)
     except ValidationError as exc:
-        for text in exc.messages:
-            messages.error(request, text)
+        _flash(request, exc)
     else:
         messages.success(request, _("Confirmed. The portraits are being made; this page updates by itself."))
     return redirect(batch)
@@ -290,8 +293,7 @@ def batch_cancel(request, uuid):
     try:
         batches.cancel_batch(batch=batch)
     except ValidationError as exc:
-        for text in exc.messages:
-            messages.error(request, text)
+        _flash(request, exc)
         return redirect(batch)
     if _wants_json(request):
         return JsonResponse({"status": Batch.Status.CANCELLED})

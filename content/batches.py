@@ -577,14 +577,18 @@ def _rows(batch: Batch, plans, results: dict[int, dict]) -> list[BatchRow]:
             row.status = BatchRow.Status.INVALID
         else:
             row.needed_bytes = staged["photo"]["size"] + sum(v["size"] for v in staged["videos"])
-            earlier = taken.get(plan.key)
-            if earlier is not None:
-                row.status = BatchRow.Status.EXISTS
-                row.portrait = earlier or None
-                title = earlier.title if earlier else _("being made by another batch")
-                row.warnings = [*warnings, message("already_uploaded", title=title)]
+            if plan.key in taken:
+                _already_made(row, taken[plan.key])
         rows.append(row)
     return rows
+
+
+def _already_made(row: BatchRow, earlier: Portrait | bool) -> None:
+    """Mark *row* as an order the project already has (or another batch is making: False)."""
+    row.status = BatchRow.Status.EXISTS
+    row.portrait = earlier or None
+    title = earlier.title if earlier else _("being made by another batch")
+    row.warnings = [*row.warnings, message("already_uploaded", title=title)]
 
 
 def existing_orders(*, project: Project, plans, exclude_batch: Batch | None) -> dict[str, Portrait | bool]:
@@ -662,11 +666,7 @@ def confirm_batch(*, batch: Batch, by, skip: Iterable[int] = ()) -> Batch:
             taken = existing_orders(project=locked.project, plans=plans, exclude_batch=locked)
             for row in valid:
                 if row.key in taken:
-                    earlier = taken[row.key]
-                    row.status = BatchRow.Status.EXISTS
-                    row.portrait = earlier or None
-                    title = earlier.title if earlier else _("being made by another batch")
-                    row.warnings = [*row.warnings, message("already_uploaded", title=title)]
+                    _already_made(row, taken[row.key])
                     row.save(update_fields=["status", "portrait", "warnings"])
         chosen = [r for r in valid if r.status == BatchRow.Status.VALID and r.number not in skip]
         needed = sum(r.needed_bytes for r in chosen)

@@ -202,7 +202,7 @@ def test_skipped_rows_and_quota(tenants, tmp_path):
     assert quota["needed"] == batch.needed_bytes and quota["fits"]
     tenants.a.storage_quota_bytes = batch.needed_bytes - 1
     tenants.a.save(update_fields=["storage_quota_bytes"])
-    assert not batches.quota(batch)["fits"]
+    assert not batches.quota(Batch.objects.select_related("company").get(pk=batch.pk))["fits"]
     with pytest.raises(batches.ValidationError, match="storage"):
         batches.confirm_batch(batch=batch, by=tenants.owner)
     batch.refresh_from_db()
