@@ -98,9 +98,9 @@ def test_upload_review_confirm_progress_and_downloads(live_server, tenants, tmp_
             page.set_input_files("input[name=archive]", str(archive))
             assert "order.zip" in page.inner_text("[data-dropzone-summary]")
             page.click("form[data-batch-form] button[type=submit]")
-            page.wait_for_url("**/portal/batches/**", timeout=30_000)
+            page.wait_for_url("**/portal/batches/**", timeout=120_000)
             wait_for(
-                page, "document.querySelector('[data-batch-status]').dataset.batchStatus === 'review'", seconds=120
+                page, "document.querySelector('[data-batch-status]').dataset.batchStatus === 'review'", seconds=600
             )
 
             table = page.inner_text("table.batch-rows")
@@ -110,9 +110,11 @@ def test_upload_review_confirm_progress_and_downloads(live_server, tenants, tmp_
             assert page.query_selector("input[name=rows][value='5']") is None  # a row with errors cannot be chosen
             page.click("text=Confirm and make the portraits")
 
-            wait_for(page, "document.querySelector('[data-batch-status]').dataset.batchStatus !== 'review'", seconds=30)
+            wait_for(
+                page, "document.querySelector('[data-batch-status]').dataset.batchStatus !== 'review'", seconds=120
+            )
             look(page, "running", shots, problems)
-            wait_for(page, "document.querySelector('[data-batch-status]').dataset.batchStatus === 'ready'", seconds=240)
+            wait_for(page, "document.querySelector('[data-batch-status]').dataset.batchStatus === 'ready'", seconds=900)
             badges = page.eval_on_selector_all("[data-row-status]", "els => els.map(e => e.className)")
             assert badges.count("badge ready") == 3, badges
 
@@ -120,7 +122,7 @@ def test_upload_review_confirm_progress_and_downloads(live_server, tenants, tmp_
             wait_for(
                 page,
                 "!!document.querySelector('main') && /\\d+ pages?/.test(document.querySelector('main').innerText)",
-                seconds=120,
+                seconds=600,
             )
             look(page, "ready", shots, problems)
             with page.expect_download() as download:
@@ -170,7 +172,7 @@ def test_many_files_go_up_one_request_each(live_server, tenants, tmp_path):
         assert "guest0.jpg" in page.inner_text("[data-dropzone-summary]")
         page.select_option("select[name=sheet_format]", "card")
         page.click("form[data-batch-form] button[type=submit]")
-        page.wait_for_url("**/portal/batches/**", timeout=30_000)
+        page.wait_for_url("**/portal/batches/**", timeout=120_000)
         assert "Waiting to be checked" in page.inner_text("main")
         browser.close()
     assert not problems, problems

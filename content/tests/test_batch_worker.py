@@ -60,7 +60,7 @@ def test_a_worker_killed_mid_batch_resumes_and_makes_nothing_twice(tenants, tmp_
         # Kill it as soon as it is in the middle of the batch: a row being made, or made.
         wait_for(
             lambda: BatchRow.objects.filter(batch=batch, status__in=["processing", "created"]).exists(),
-            timeout=120,
+            timeout=600,
             interval=0.01,
         )
     finally:
@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_batch_resumes_and_makes_nothing_twice(tenants, tmp_
             sweep_jobs()
             return Batch.objects.get(pk=batch.pk).status in ("ready", "failed")
 
-        wait_for(finished, timeout=240, interval=1)
+        wait_for(finished, timeout=900, interval=1)
     finally:
         stop(second)
     batch.refresh_from_db()

@@ -124,7 +124,7 @@ def test_formulas_are_neutralised_when_read_and_when_written(tenants, tmp_path, 
         tmp_path,
         [
             'guest0.jpg,guest0.mp4,"=HYPERLINK(""http://evil"",""x"")",@SUM(1),+1 (999) 000,,-2+3,,',
-            "guest1.jpg,guest1.mp4,\"\tTab\",\"\rCR\",=cmd|' /C calc'!A0,,A-2,,",
+            'guest1.jpg,guest1.mp4,"\tTab","\rCR",=cmd|\' /C calc\'!A0,,A-2,,',
         ],
     )
     batch = batch_flow.check(batch_flow.start(tenants, data))
