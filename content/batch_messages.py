@@ -53,6 +53,10 @@ MESSAGES = {
     "storage": _("The file storage is not reachable right now. The check will be tried again automatically."),
     "interrupted": _("The check was interrupted too many times. Please upload the batch again."),
     "expired": _("The batch waited too long for confirmation and its files were deleted. Please upload it again."),
+    "unexpected": _(
+        "The upload could not be checked because of an unexpected error; our team has been notified. "
+        "Please upload it again later."
+    ),
     "nothing_made": _("No portrait could be made from this batch: see each row for the reason."),
     # Warnings about the whole batch.
     "ignored_files": _("These files are not photos, videos or orders.csv and were ignored: %(names)s."),

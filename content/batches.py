@@ -42,7 +42,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -368,6 +368,10 @@ def check_batch(*, batch_id: int) -> str | None:
                 status=Batch.Status.QUEUED, claim_token=None, updated_at=timezone.now()
             )
             return Batch.Status.QUEUED
+        except Exception:
+            # A bug, not the upload's fault: say so at once rather than after three time-outs.
+            logger.exception("batch %s: the check failed", batch.uuid)
+            return _refuse(batch, token, message("unexpected"))
 
 
 def _listed(params: dict) -> dict:
@@ -753,6 +757,9 @@ def make_row(*, row_id: int) -> str | None:
             )
         except (StorageUnavailable, OSError) as exc:
             status = _row_retry(row, token, exc)
+        except Exception:
+            logger.exception("batch row %s: making its portrait failed", row.pk)
+            status = _row_failed(row, token, _("Processing failed unexpectedly; our team has been notified."))
         else:
             now = timezone.now()
             done = BatchRow.objects.filter(pk=row.pk, claim_token=token).update(
@@ -929,7 +936,9 @@ def request_print_file(*, batch: Batch, sheet_format: str) -> BatchPrintFile:
     print_file, created = BatchPrintFile.objects.get_or_create(batch=batch, sheet_format=sheet_format)
     stale = print_file.status == BatchPrintFile.Status.READY and print_file.urls_key != urls_key(_printable(batch))
     if created or stale or (print_file.status == BatchPrintFile.Status.FAILED and print_file.attempts < 3):
-        BatchPrintFile.objects.filter(pk=print_file.pk).update(status=BatchPrintFile.Status.PENDING, claim_token=None)
+        BatchPrintFile.objects.filter(pk=print_file.pk).update(
+            status=BatchPrintFile.Status.PENDING, claim_token=None, updated_at=timezone.now()
+        )
         _queue_print_file(print_file.pk)
         print_file.refresh_from_db()
     return print_file
@@ -939,7 +948,11 @@ def make_print_file(*, print_file_id: int) -> str | None:
     token = uuid.uuid4()
     now = timezone.now()
     if not BatchPrintFile.objects.filter(pk=print_file_id, status=BatchPrintFile.Status.PENDING).update(
-        status=BatchPrintFile.Status.PROCESSING, claim_token=token, started_at=now, attempts=F("attempts") + 1
+        status=BatchPrintFile.Status.PROCESSING,
+        claim_token=token,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        updated_at=now,
     ):
         return None
     print_file = BatchPrintFile.objects.select_related("batch").get(pk=print_file_id)
@@ -956,16 +969,15 @@ def make_print_file(*, print_file_id: int) -> str | None:
                 staging.save(name, local)
     except Exception as exc:
         logger.exception("print PDF of batch %s failed", batch.uuid)
+        # Storage trouble is tried again by the sweeper (a few times); anything else is a bug.
+        retry = isinstance(exc, StorageUnavailable | OSError) and print_file.attempts < 3
+        with translation.override(batch.language):
+            error = services.storage_error_message() if retry else _("The print file could not be made.")
+        status = BatchPrintFile.Status.PENDING if retry else BatchPrintFile.Status.FAILED
         BatchPrintFile.objects.filter(pk=print_file.pk, claim_token=token).update(
-            status=BatchPrintFile.Status.FAILED
-            if not isinstance(exc, StorageUnavailable | OSError)
-            else BatchPrintFile.Status.PENDING,
-            error=services.storage_error_message()[:500]
-            if isinstance(exc, StorageUnavailable | OSError)
-            else str(exc)[:500],
-            claim_token=None,
+            status=status, error=error[:500], claim_token=None, updated_at=timezone.now()
         )
-        return BatchPrintFile.Status.FAILED
+        return status
     old = print_file.name
     if not BatchPrintFile.objects.filter(pk=print_file.pk, claim_token=token).update(
         status=BatchPrintFile.Status.READY,
@@ -1129,9 +1141,12 @@ def sweep_batches(*, now=None) -> dict[str, int]:
         ):
             _enqueue("content.tasks.make_batch_row", row.pk, "batch-row")
             counts["rows_requeued"] += 1
-    due = BatchRow.objects.filter(status=BatchRow.Status.QUEUED).filter(
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, queued_at__lt=now - lost_after())
-    )
+    # A row waiting its turn behind hundreds of others is not lost: only when none of its batch's
+    # rows has started for a while (the broker lost the tasks) are the waiting ones queued again.
+    recent = now - lost_after()
+    moving = BatchRow.objects.filter(batch_id=OuterRef("batch_id"), started_at__gte=recent)
+    stalled = Q(next_attempt_at__isnull=True, queued_at__lt=recent) & ~Exists(moving)
+    due = BatchRow.objects.filter(status=BatchRow.Status.QUEUED).filter(Q(next_attempt_at__lte=now) | stalled)
     for pk in due.values_list("pk", flat=True):
         _enqueue("content.tasks.make_batch_row", pk, "batch-row")
         counts["rows_queued"] += 1
@@ -1144,7 +1159,7 @@ def sweep_batches(*, now=None) -> dict[str, int]:
     )
     for print_file in stale_prints:
         if BatchPrintFile.objects.filter(pk=print_file.pk, updated_at=print_file.updated_at).update(
-            status=BatchPrintFile.Status.PENDING, claim_token=None
+            status=BatchPrintFile.Status.PENDING, claim_token=None, updated_at=now
         ):
             _enqueue("content.tasks.make_batch_print_file", print_file.pk, "batch-pdf")
             counts["print_files"] += 1

@@ -387,3 +387,36 @@ def test_job_kinds_do_not_change(tenants, tmp_path):
     batches.confirm_batch(batch=batch, by=tenants.owner)
     batch_flow.make_rows(batch)
     assert sorted(Job.objects.values_list("kind", flat=True)) == ["mindar", "nft", "preview", "video"]
+
+
+def test_a_bug_refuses_at_once_with_a_plain_message(tenants, tmp_path, monkeypatch):
+    data = orders_zip(tmp_path, ["guest0.jpg,,,,,,A-1,,", "guest1.jpg,,,,,,A-2,,"])
+    monkeypatch.setattr(batches, "plans_from_csv", lambda *a, **k: 1 / 0)
+    batch = batch_flow.check(batch_flow.start(tenants, data))
+    assert batch.status == "failed" and "unexpected error" in batch.error["text"]
+    monkeypatch.undo()
+    batch = batch_flow.check(batch_flow.start(tenants, data))
+    batches.confirm_batch(batch=batch, by=tenants.owner)
+    monkeypatch.setattr(batches, "_staged_image", lambda facts: 1 / 0)
+    batch_flow.make_rows(batch)
+    assert {r.status for r in batch.rows.all()} == {"failed"}
+    assert "failed unexpectedly" in batch.rows.first().errors[0]["text"]
+
+
+def test_rows_waiting_behind_others_are_not_queued_again(tenants, tmp_path, monkeypatch):
+    data = orders_zip(tmp_path, ["guest0.jpg,,,,,,A-1,,", "guest1.jpg,,,,,,A-2,,"])
+    batch = batch_flow.check(batch_flow.start(tenants, data))
+    batches.confirm_batch(batch=batch, by=tenants.owner)
+    queued = []
+    monkeypatch.setattr(batches, "_enqueue", lambda func, pk, label: queued.append((label, pk)))
+    long_ago = timezone.now() - timedelta(minutes=10)
+    first, second = batch.rows.order_by("number")
+    BatchRow.objects.filter(batch=batch).update(queued_at=long_ago)
+    # The batch is moving (a row started a moment ago): the waiting row keeps its place.
+    BatchRow.objects.filter(pk=first.pk).update(status="processing", started_at=timezone.now())
+    batches.sweep_batches()
+    assert ("batch-row", second.pk) not in queued
+    # Nothing has started for a while: its task was lost, so it is queued again.
+    BatchRow.objects.filter(pk=first.pk).update(status="created", started_at=long_ago)
+    batches.sweep_batches()
+    assert ("batch-row", second.pk) in queued
