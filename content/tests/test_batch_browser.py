@@ -133,6 +133,9 @@ def test_upload_review_confirm_progress_and_downloads(live_server, tenants, tmp_
                 page.click("text=Orders with links (CSV)")
             text = Path(download.value.path()).read_text(encoding="utf-8-sig")
             assert text.count("/v/") == 3 and "'=Ivan" in text
+            page.click("text=Batches")
+            assert "order.zip" in page.inner_text("table")
+            look(page, "list", shots, problems)
             browser.close()
     finally:
         stop(worker)
