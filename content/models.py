@@ -365,7 +365,7 @@ class Batch(models.Model):
         REVIEW = "review", _("Ready to confirm")
         RUNNING = "running", _("Making portraits")
         READY = "ready", _("Ready")
-        FAILED = "failed", _("Refused")
+        FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
 
     class Source(models.TextChoices):

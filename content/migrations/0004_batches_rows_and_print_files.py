@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                             ("review", "Ready to confirm"),
                             ("running", "Making portraits"),
                             ("ready", "Ready"),
-                            ("failed", "Refused"),
+                            ("failed", "Failed"),
                             ("cancelled", "Cancelled"),
                         ],
                         default="queued",
