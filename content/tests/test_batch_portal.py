@@ -2,10 +2,11 @@
 live status, downloads; tenancy, roles, anonymous and bad input."""
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from content import batches
 from content.models import Batch, Portrait
@@ -251,7 +252,14 @@ def test_staff_see_batches_in_the_back_office(client, tenants, order_zip, make_u
     assert "missing.jpg" in page and "is not in the upload" in page
 
 
-def test_pages_and_worker_messages_in_russian(client, tenants, order_zip):
+@pytest.fixture
+def back_to_english():
+    """Requests in Russian leave Russian active in this thread; later tests expect English."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def test_pages_and_worker_messages_in_russian(client, tenants, order_zip, back_to_english):
     client.force_login(tenants.owner)
     client.cookies["django_language"] = "ru"
     html = client.get(upload_url(), HTTP_ACCEPT_LANGUAGE="ru").content.decode()

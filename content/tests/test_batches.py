@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pypdfium2
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from content import batches
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait, Video
@@ -15,6 +15,13 @@ from content.tests.test_portal import decode_qr
 from markers.models import Job
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Messages are asserted in English, whatever an earlier test left active in this thread."""
+    with translation.override("en"):
+        yield
 
 CSV_HEADER = "photo,video,title,customer name,phone,e-mail,order reference,show from,show until\n"
 
