@@ -12,6 +12,7 @@ def _isolated_media(settings, tmp_path):
     from companies.hosts import forget_verified_domains
 
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.BATCH_STAGING_DIR = tmp_path / "staging"
     forget_cached_storages()
     # The verified viewer domains live in the (file or Redis) cache shared with other runs.
     forget_verified_domains()

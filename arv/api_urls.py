@@ -10,6 +10,7 @@ from django.urls import path, re_path
 from arv.api import NotFoundApi, route
 from companies import api as companies
 from content import api as content
+from content import batch_api as batches
 from viewer import api as viewer
 
 app_name = "api"
@@ -39,6 +40,13 @@ urlpatterns = [
         route(patch=content.VideoUpdateApi, delete=content.VideoDeleteApi),
         name="video",
     ),
+    path("batches/", route(get=batches.BatchListApi, post=batches.BatchCreateApi), name="batches"),
+    path("batches/<uuid:uuid>/", batches.BatchDetailApi.as_view(), name="batch"),
+    path("batches/<uuid:uuid>/rows/", batches.BatchRowsApi.as_view(), name="batch_rows"),
+    path("batches/<uuid:uuid>/confirm/", batches.BatchConfirmApi.as_view(), name="batch_confirm"),
+    path("batches/<uuid:uuid>/cancel/", batches.BatchCancelApi.as_view(), name="batch_cancel"),
+    path("batches/<uuid:uuid>/print.pdf", batches.BatchPrintApi.as_view(), name="batch_print"),
+    path("batches/<uuid:uuid>/orders.csv", batches.BatchCsvApi.as_view(), name="batch_csv"),
     # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
     # it): a JSON 404.
     re_path(r"^[\s\S]*\Z", NotFoundApi.as_view(), name="not_found"),

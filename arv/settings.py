@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
         "PortraitStatusEnum": "content.models.Portrait.Status",
         "VideoStatusEnum": "content.models.Video.Status",
         "JobStatusEnum": "markers.models.Job.Status",
+        "BatchStatusEnum": "content.models.Batch.Status",
+        "BatchPrintFileStatusEnum": "content.models.BatchPrintFile.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -318,6 +320,31 @@ WHITENOISE_MAX_AGE = 3600 if not DEBUG else 0
 UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 20, min_value=1, max_value=2048)
 VIDEO_MAX_MB = env_int("VIDEO_MAX_MB", 200, min_value=1, max_value=10240)
 VIDEO_MAX_SECONDS = env_int("VIDEO_MAX_SECONDS", 300, min_value=1, max_value=24 * 3600)
+# Batch intake (print shops: a ZIP or many files of photos, videos and orders.csv at once).
+# The upload's size, how many files an archive may hold, how many orders one batch may have, and
+# how much an archive may unpack to in all (checked while unpacking, never trusting its header).
+BATCH_MAX_MB = env_int("BATCH_MAX_MB", 4096, min_value=1, max_value=1024 * 1024)
+BATCH_MAX_FILES = env_int("BATCH_MAX_FILES", 2000, min_value=1, max_value=100_000)
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1000, min_value=1, max_value=100_000)
+BATCH_MAX_UNPACKED_MB = env_int("BATCH_MAX_UNPACKED_MB", 8192, min_value=1, max_value=1024 * 1024)
+# Days a finished batch keeps its print PDF; after that it is made again when asked for.
+BATCH_OUTPUT_DAYS = env_int("BATCH_OUTPUT_DAYS", 30, min_value=1, max_value=3650)
+# Private staging for batch uploads, shared by every web and worker machine and never served:
+# a directory (on several machines: a shared mount), or an S3 bucket when BATCH_STAGING_S3_BUCKET
+# is set. See arv/staging.py.
+BATCH_STAGING_DIR = env_path("BATCH_STAGING_DIR", VAR_DIR / "staging", base=BASE_DIR)
+BATCH_STAGING_S3 = {
+    "bucket": env_str("BATCH_STAGING_S3_BUCKET"),
+    "prefix": env_str("BATCH_STAGING_S3_PREFIX", "arv-staging"),
+    "endpoint_url": env_url("BATCH_STAGING_S3_ENDPOINT_URL", ""),
+    "region": env_str("BATCH_STAGING_S3_REGION"),
+    "addressing_style": env_str("BATCH_STAGING_S3_ADDRESSING_STYLE", "auto"),
+    "access_key_id": env_str("BATCH_STAGING_S3_ACCESS_KEY_ID"),
+    "secret_access_key": env_secret("BATCH_STAGING_S3_SECRET_ACCESS_KEY", required=False),
+}
+if BATCH_STAGING_S3["addressing_style"] not in {"auto", "path", "virtual"}:
+    raise ImproperlyConfigured("BATCH_STAGING_S3_ADDRESSING_STYLE must be auto, path or virtual.")
+
 # Django keeps request bodies up to this size in memory; larger uploads stream to a temp file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -34,7 +34,9 @@ def variant(n: int) -> bytes:
     from PIL import Image, ImageDraw
 
     img = Image.open(PHOTO).convert("RGB")
-    ImageDraw.Draw(img).rectangle((5 + n, 5, 9 + n, 9), fill=(n * 37 % 256, 0, 0))
+    # Rows of marks, so thousands of variants all differ (the batch benchmark needs 400).
+    x, y = 5 + n % 900, 5 + n // 900 * 10
+    ImageDraw.Draw(img).rectangle((x, y, x + 4, y + 4), fill=(n * 37 % 256, 0, 0))
     out = io.BytesIO()
     img.save(out, "JPEG", quality=92)
     return out.getvalue()
@@ -79,8 +81,18 @@ def main() -> None:
         project = Project.objects.create(company=company, name="Bench", slug="bench")
         clip = work / "clip.mp4"
         subprocess.run(
-            ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=s=640x360:r=25:d=3",
-             "-pix_fmt", "yuv420p", str(clip)],
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=s=640x360:r=25:d=3",
+                "-pix_fmt",
+                "yuv420p",
+                str(clip),
+            ],
             check=True,
         )
         worker = start_qcluster(env=env, log_path=work / "qcluster.log")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from content import services
+from content import batch_admin, services  # noqa: F401 - batch_admin registers the batches' admin
 from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 
 

@@ -337,3 +337,266 @@ class PendingUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id}: {len(self.names)} file(s) since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- Batches: many orders in one upload (print shops) --------------------------------------------
+
+
+class BatchQuerySet(models.QuerySet):
+    def for_company(self, company: Company):
+        return self.filter(company=company)
+
+    def unfinished(self):
+        return self.exclude(status__in=Batch.FINISHED)
+
+
+class Batch(models.Model):
+    """One upload of many orders: a ZIP (or many files) checked in full before anything is made.
+
+    The uploaded files wait in the private staging storage (``arv.staging``) while the batch is
+    checked and reviewed; confirming turns each chosen row into a portrait through the same
+    services as single uploads (``content.batches``).
+    """
+
+    class Status(models.TextChoices):
+        UPLOADING = "uploading", _("Uploading")
+        QUEUED = "queued", _("Waiting to be checked")
+        CHECKING = "checking", _("Checking")
+        REVIEW = "review", _("Ready to confirm")
+        RUNNING = "running", _("Making portraits")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Source(models.TextChoices):
+        ZIP = "zip", _("ZIP archive")
+        FILES = "files", _("Separate files")
+
+    class SheetFormat(models.TextChoices):
+        A4 = "a4", _("A4, one photo per page")
+        CARD = "card", _("10×15 cm card")
+
+    FINISHED = (Status.READY, Status.FAILED, Status.CANCELLED)
+
+    # The only identifier in URLs.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="batches")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.ZIP)
+    sheet_format = models.CharField(
+        _("print layout"), max_length=8, choices=SheetFormat.choices, default=SheetFormat.A4
+    )
+    # Messages made by workers are written in the language of the person who uploaded.
+    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE)
+    original_name = models.CharField(_("upload"), max_length=255, blank=True)
+    # The staged uploads: [{"name": staging name, "original": the file's own name, "size": bytes}].
+    uploads = models.JSONField(default=list, blank=True)
+    upload_files = models.PositiveIntegerField(default=0)
+    upload_bytes = models.BigIntegerField(default=0)
+    # Live progress of the check: files looked at out of all files.
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    # Why the whole batch was refused, in plain language ({"code", "text"}); empty otherwise.
+    error = models.JSONField(default=dict, blank=True)
+    # Things the uploader should know that refuse nothing (ignored files, unknown columns).
+    warnings = models.JSONField(default=list, blank=True)
+    # Quota the rows that can be made need (the same sizes the upload services reserve).
+    needed_bytes = models.BigIntegerField(default=0)
+    # The check is a job: claimed with a token, alive while the heartbeat moves.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set once the staging files are gone (the sweeper retries until then).
+    staging_cleaned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="batch_project_created_idx"),
+            # The sweeper's working set.
+            models.Index(
+                fields=["status", "updated_at"],
+                condition=~Q(status__in=["ready", "failed", "cancelled"]),
+                name="batch_open_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["uploading", "queued", "checking", "review", "running", "ready", "failed", "cancelled"]
+                ),
+                name="batch_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(source__in=["zip", "files"]), name="batch_source_valid"),
+            models.CheckConstraint(condition=Q(sheet_format__in=["a4", "card"]), name="batch_sheet_format_valid"),
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")), name="batch_progress_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or str(self.uuid)
+
+    def get_absolute_url(self) -> str:
+        return reverse("portal:batch_detail", kwargs={"uuid": self.uuid})
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.status == self.Status.REVIEW
+
+
+class BatchRow(models.Model):
+    """One order of a batch: a photo, its videos and the customer's details."""
+
+    class Status(models.TextChoices):
+        INVALID = "invalid", _("Has errors")
+        VALID = "valid", _("OK")
+        EXISTS = "exists", _("Already uploaded")
+        SKIPPED = "skipped", _("Skipped")
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        CREATED = "created", _("Created")
+        FAILED = "failed", _("Failed")
+
+    OPEN = (Status.QUEUED, Status.PROCESSING)
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    # 1-based: the order's line in orders.csv, or its place in the file list.
+    number = models.PositiveIntegerField()
+    # What makes an order the same order again: its reference, else its file names (casefolded).
+    key = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.VALID)
+    photo_name = models.CharField(max_length=500, blank=True)
+    video_names = models.JSONField(default=list, blank=True)
+    # Staging names and validated facts of the files, so making the portrait repeats no check.
+    staged = models.JSONField(default=dict, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_phone = models.CharField(max_length=40, blank=True)
+    customer_email = models.CharField(max_length=254, blank=True)
+    order_reference = models.CharField(max_length=100, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # [{"code", "text"}]: what is wrong, in plain language; a row with errors is never made.
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    needed_bytes = models.BigIntegerField(default=0)
+    # The portrait's UUID is chosen before it is made: a retried row finds the portrait it made
+    # before it died instead of making a second one.
+    portrait_uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The portrait made from this row, or for an "already uploaded" row the one made before.
+    portrait = models.ForeignKey(Portrait, null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_rows")
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("batch row")
+        verbose_name_plural = _("batch rows")
+        ordering = ["batch", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "number"], name="batch_row_number_unique"),
+            models.UniqueConstraint(fields=["batch", "key"], condition=~Q(key=""), name="batch_row_key_unique"),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["invalid", "valid", "exists", "skipped", "queued", "processing", "created", "failed"]
+                ),
+                name="batch_row_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="batch_row_number_from_one"),
+            # A row with errors is never made into a portrait.
+            models.CheckConstraint(
+                condition=~Q(status__in=["queued", "processing", "created"]) | Q(errors=[]),
+                name="batch_row_made_only_without_errors",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["queued", "processing"]),
+                name="batch_row_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} #{self.number}"
+
+    @property
+    def live_status(self) -> str:
+        """What the uploader follows: queued, processing, ready or failed (or the review state)."""
+        if self.status == self.Status.CREATED and self.portrait is not None:
+            return {
+                Portrait.Status.READY: "ready",
+                Portrait.Status.NEEDS_VIDEO: "ready",
+                Portrait.Status.FAILED: "failed",
+            }.get(self.portrait.status, "processing")
+        return self.status
+
+    @property
+    def live_status_label(self) -> str:
+        status = self.live_status
+        if status in self.Status.values:
+            return str(self.Status(status).label)
+        return str({"ready": _("Ready"), "processing": _("Processing"), "failed": _("Failed")}[status])
+
+
+class BatchPrintFile(models.Model):
+    """A batch's print PDF in one layout, made by a worker and kept in staging for a while."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being prepared")
+        PROCESSING = "processing", _("Being prepared")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="print_files")
+    sheet_format = models.CharField(max_length=8, choices=Batch.SheetFormat.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    name = models.CharField(max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    # Fingerprint of the viewer URLs printed in it: a changed URL (a new domain) makes it anew.
+    urls_key = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("batch print file")
+        verbose_name_plural = _("batch print files")
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "sheet_format"], name="one_print_file_per_batch_and_format"),
+            models.CheckConstraint(condition=Q(sheet_format__in=["a4", "card"]), name="batch_print_format_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "processing", "ready", "failed"]), name="batch_print_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} ({self.sheet_format})"

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy
 from PIL import Image
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -21,6 +22,8 @@ from content.qr import qr_matrix
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "DejaVuSans.ttf"
 FONT = "DejaVuSans"
+# The line printed next to the QR code, on single sheets and on a batch's sheets alike.
+INSTRUCTION = gettext_lazy("Scan the QR code, then point your camera at the photo.")
 
 
 @dataclass(frozen=True)

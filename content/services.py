@@ -150,7 +150,10 @@ def create_portrait(
     order_reference: str = "",
     published_at=None,
     expires_at=None,
+    unique_id: uuid.UUID | None = None,
 ) -> Portrait:
+    """*unique_id*, when given, is the new portrait's public UUID: a caller that may be retried
+    (a batch row) chooses it in advance, to find the portrait its earlier attempt made."""
     company = project.company
     if folder is not None and folder.project_id != project.pk:
         raise ValidationError(_("The folder belongs to another project."), code="folder")
@@ -158,6 +161,7 @@ def create_portrait(
         company=company,
         project=project,
         folder=folder,
+        unique_id=unique_id or uuid.uuid4(),
         title=title.strip() or image.original_name,
         description=description,
         customer_name=customer_name,

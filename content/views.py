@@ -260,7 +260,7 @@ def portrait_print_sheet(request, uuid):
     pdf = printsheet.print_sheet_pdf(
         image=image,
         url=portrait.public_url,
-        instruction=_("Scan the QR code, then point your camera at the photo."),
+        instruction=str(printsheet.INSTRUCTION),
         title=portrait.title,
         fmt=fmt,
         creator=brand.name if brand.is_set else settings.SITE_NAME,

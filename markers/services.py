@@ -514,7 +514,13 @@ def derive_status(portrait: Portrait) -> str:
 
 def refresh_portrait_status(*, portrait: Portrait) -> str:
     status = derive_status(portrait)
+    changed = status != portrait.status
     portrait.set_status(status)
+    if changed and status != Portrait.Status.PROCESSING:
+        from content.batches import portrait_settled
+
+        # The last portrait of a batch to finish makes the batch ready.
+        portrait_settled(portrait_id=portrait.pk)
     return status
 
 

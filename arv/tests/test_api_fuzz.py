@@ -128,9 +128,9 @@ parameters = {{ "path.uuid" = "{doomed.unique_id}", "path.video_id" = {doomed_vi
     print(summary)
     assert result.returncode == 0, output[-20000:]
 
-    assert "Tested: 18" in summary
+    assert "Tested: 26" in summary
     generated = int(re.search(r"(\d+) generated", summary).group(1))
-    assert generated >= 18 * MAX_EXAMPLES
+    assert generated >= 26 * MAX_EXAMPLES
     # The success paths were reached: photos were uploaded and the DELETE targets are gone.
     uploaded = Portrait.objects.exclude(pk__in=before)
     print(

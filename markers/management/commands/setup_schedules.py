@@ -17,6 +17,12 @@ SCHEDULES = {
         1,
         "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
     ),
+    "arv: sweep batches": (
+        "content.tasks.sweep_batches",
+        Schedule.MINUTES,
+        1,
+        "batches: re-queue lost and stuck work, finish done batches, expire abandoned ones, clean staging",
+    ),
     "arv: renew and expire": (
         "companies.tasks.renew_subscriptions",
         Schedule.MINUTES,
