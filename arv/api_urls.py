@@ -11,6 +11,7 @@ from arv.api import NotFoundApi, route
 from companies import api as companies
 from content import api as content
 from viewer import api as viewer
+from webhooks import api as webhooks
 
 app_name = "api"
 
@@ -38,6 +39,37 @@ urlpatterns = [
         "portraits/<uuid:uuid>/videos/<int:video_id>/",
         route(patch=content.VideoUpdateApi, delete=content.VideoDeleteApi),
         name="video",
+    ),
+    path(
+        "webhooks/endpoints/",
+        route(get=webhooks.EndpointListApi, post=webhooks.EndpointCreateApi),
+        name="webhook_endpoints",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/",
+        route(get=webhooks.EndpointDetailApi, patch=webhooks.EndpointUpdateApi, delete=webhooks.EndpointDeleteApi),
+        name="webhook_endpoint",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/rotate-secret/",
+        webhooks.EndpointRotateSecretApi.as_view(),
+        name="webhook_endpoint_rotate_secret",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/test/",
+        webhooks.EndpointTestApi.as_view(),
+        name="webhook_endpoint_test",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/deliveries/",
+        webhooks.DeliveryListApi.as_view(),
+        name="webhook_endpoint_deliveries",
+    ),
+    path("webhooks/deliveries/<uuid:delivery_id>/", webhooks.DeliveryDetailApi.as_view(), name="webhook_delivery"),
+    path(
+        "webhooks/deliveries/<uuid:delivery_id>/redeliver/",
+        webhooks.RedeliverApi.as_view(),
+        name="webhook_delivery_redeliver",
     ),
     # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
     # it): a JSON 404.

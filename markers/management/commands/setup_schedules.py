@@ -17,6 +17,12 @@ SCHEDULES = {
         1,
         "re-queue due and lost jobs, recover jobs of dead workers, undo interrupted uploads",
     ),
+    "arv: sweep webhooks": (
+        "webhooks.tasks.sweep",
+        Schedule.MINUTES,
+        1,
+        "send due webhook retries, recover deliveries of dead workers, prune the delivery log",
+    ),
     "arv: renew and expire": (
         "companies.tasks.renew_subscriptions",
         Schedule.MINUTES,
