@@ -83,4 +83,3 @@ def subscription_expiring(*, company: Company, key: str) -> None:
         data=lambda: {"subscription": SubscriptionSerializer(company).data},
         dedupe_key=key,
     )
-

@@ -182,9 +182,7 @@ def delete_endpoint(*, endpoint: Endpoint) -> None:
 
 def _overlap(keep_previous: timedelta) -> timedelta:
     if keep_previous < timedelta(0) or keep_previous > MAX_SECRET_OVERLAP:
-        raise ValidationError(
-            {"keep_previous": _("The previous secret can stay valid for at most 7 days.")}
-        )
+        raise ValidationError({"keep_previous": _("The previous secret can stay valid for at most 7 days.")})
     return keep_previous
 
 
@@ -446,9 +444,9 @@ def _record(delivery, token, response, error, *, duration_ms: int, now: datetime
 
 
 def _disable_if_failing_too_long(endpoint: Endpoint, now: datetime) -> None:
-    turned_off = Endpoint.objects.filter(
-        pk=endpoint.pk, is_active=True, failing_since__lte=now - DISABLE_AFTER
-    ).update(is_active=False, disabled_reason=Endpoint.DisabledReason.FAILING, disabled_at=now, updated_at=now)
+    turned_off = Endpoint.objects.filter(pk=endpoint.pk, is_active=True, failing_since__lte=now - DISABLE_AFTER).update(
+        is_active=False, disabled_reason=Endpoint.DisabledReason.FAILING, disabled_at=now, updated_at=now
+    )
     if not turned_off:
         return
     endpoint.deliveries.filter(status=Delivery.Status.PENDING, trigger=Delivery.Trigger.EVENT).update(
@@ -551,12 +549,12 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     _each(due.order_by("next_attempt_at").values_list("pk", "enqueued_at")[:SWEEP_BATCH], queue, counts, "queued")
 
     cutoff = now - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
-    old = list(Delivery.objects.filter(finished_at__lt=cutoff).values_list("pk", flat=True)[:SWEEP_BATCH * 10])
+    old = list(Delivery.objects.filter(finished_at__lt=cutoff).values_list("pk", flat=True)[: SWEEP_BATCH * 10])
     if old:
         counts["pruned"] += Delivery.objects.filter(pk__in=old).delete()[1].get(Delivery._meta.label, 0)
     # Events nobody's log shows any more; deduplicated ones stay, or the reminder job would
     # announce the same expiry again.
     orphans = Event.objects.filter(created_at__lt=cutoff, dedupe_key__isnull=True, deliveries__isnull=True)
-    Event.objects.filter(pk__in=list(orphans.values_list("pk", flat=True)[:SWEEP_BATCH * 10])).delete()
+    Event.objects.filter(pk__in=list(orphans.values_list("pk", flat=True)[: SWEEP_BATCH * 10])).delete()
     Secret.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
     return counts

@@ -160,10 +160,13 @@ def check_url(url: str, *, allow_private: bool) -> Target:
     for address in addresses:
         problem = address_problem(address.split("%", 1)[0], allow_private=allow_private)
         if problem:
-            raise UnsafeTarget(
-                _("“%(host)s” is %(address)s, %(kind)s address: webhooks go to public addresses only.")
-                % {"host": host, "address": address, "kind": problem}
-            )
+            if host.strip("[]") == address:
+                message = _("%(address)s is %(kind)s address: webhooks go to public addresses only.")
+            else:
+                message = _(
+                    "“%(host)s” resolves to %(address)s, %(kind)s address: webhooks go to public addresses only."
+                )
+            raise UnsafeTarget(message % {"host": host, "address": address, "kind": problem})
     return Target(scheme, host, port, path, tuple(addresses))
 
 

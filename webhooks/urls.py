@@ -15,7 +15,5 @@ urlpatterns = [
     path("webhooks/<uuid:public_id>/revoke-previous/", views.webhook_revoke_previous, name="webhook_revoke_previous"),
     path("webhooks/<uuid:public_id>/test/", views.webhook_test, name="webhook_test"),
     path("webhooks/deliveries/<uuid:public_id>/", views.delivery_detail, name="webhook_delivery"),
-    path(
-        "webhooks/deliveries/<uuid:public_id>/redeliver/", views.delivery_redeliver, name="webhook_redeliver"
-    ),
+    path("webhooks/deliveries/<uuid:public_id>/redeliver/", views.delivery_redeliver, name="webhook_redeliver"),
 ]

@@ -21,7 +21,8 @@ DELIVERIES_PER_PAGE = 25
 
 
 def _service_errors(form, exc: ValidationError) -> None:
-    for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
+    by_field = exc.error_dict if hasattr(exc, "error_dict") else {None: exc.error_list}
+    for field, errors in by_field.items():
         for error in errors:
             form.add_error(field if field in form.fields else None, error)
 

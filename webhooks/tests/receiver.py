@@ -137,7 +137,9 @@ def make_certificates(directory: Path, host: str) -> tuple[Path, ssl.SSLContext]
             )
             builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         else:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            )
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), critical=False
             )
