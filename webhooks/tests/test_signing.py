@@ -143,3 +143,34 @@ def test_secrets_are_stored_encrypted_and_shown_by_their_start_only(endpoint):
     assert endpoint.secret not in stored.value_encrypted
     assert stored.hint == endpoint.secret[:12] and stored.value == endpoint.secret
     assert len(signing.generate_secret()) == len("whsec_") + 44
+
+
+def test_rotate_credentials_re_encrypts_signing_secrets(endpoint, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from companies import crypto
+
+    old_key = crypto.generate_key()
+    settings.FIELD_ENCRYPTION_KEYS = [old_key]
+    secret = endpoint.secrets.get()
+    secret.set_value(endpoint.secret)
+    secret.save()
+    new_key = crypto.generate_key()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    out = StringIO()
+    call_command("rotate_credentials", stdout=out)
+    assert "1 webhook signing secret" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert endpoint.signing_secrets() == [endpoint.secret]
+
+
+def test_a_secret_no_key_can_read_fails_the_attempt_with_a_reason(endpoint, receiver, settings):
+    from companies import crypto
+
+    settings.FIELD_ENCRYPTION_KEYS = [crypto.generate_key()]
+    delivery = services.send_test_event(endpoint=endpoint)
+    assert services.attempt_delivery(delivery_id=delivery.pk) == "failed"
+    delivery.refresh_from_db()
+    assert "cannot be decrypted" in delivery.error and receiver.requests == []
