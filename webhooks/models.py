@@ -98,8 +98,8 @@ class Endpoint(models.Model):
         return reverse("portal:webhook_detail", kwargs={"public_id": self.public_id})
 
     def event_type_labels(self) -> list[str]:
-        labels = dict(EventType.choices)
-        return [str(labels.get(t, t)) for t in self.event_types]
+        """In the order the event types are declared (the portal's checkboxes' order)."""
+        return [str(label) for value, label in EventType.choices if value in self.event_types]
 
     def signing_secrets(self, now: datetime | None = None) -> list[str]:
         """The secrets valid at *now*, newest first: every delivery is signed with each."""

@@ -65,7 +65,7 @@ def webhook_create(request):
         else:
             messages.success(request, _("Endpoint added. Copy its signing secret now: it will not be shown again."))
             return _secret_page(request, endpoint, secret, created=True)
-    return render(request, "webhooks/endpoint_form.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "webhooks/endpoint_form.html", {"form": form})
 
 
 @require_GET
@@ -105,9 +105,7 @@ def webhook_edit(request, public_id):
         else:
             messages.success(request, _("Endpoint saved."))
             return redirect(endpoint)
-    return render(
-        request, "webhooks/endpoint_form.html", {"form": form, "endpoint": endpoint}, status=400 if form.errors else 200
-    )
+    return render(request, "webhooks/endpoint_form.html", {"form": form, "endpoint": endpoint})
 
 
 @require_POST

@@ -176,7 +176,9 @@ def test_create_shows_the_secret_once_and_stores_it_encrypted(client, tenants, r
 def test_bad_input_is_a_form_error_and_nothing_is_saved(client, tenants, data, field, message):
     client.force_login(tenants.owner)
     response = client.post(reverse("portal:webhook_create"), data)
-    assert response.status_code == 400
+    # The form again with its errors (200, like the portal's other forms: browsers log a 400 page
+    # as a console error).
+    assert response.status_code == 200
     errors = " ".join(str(e) for e in response.context["form"].errors[field])
     assert message in errors
     assert not Endpoint.objects.exists() and not Secret.objects.exists()
@@ -196,7 +198,7 @@ def test_edit_changes_the_endpoint_and_refuses_a_private_url(client, world):
     world.a.refresh_from_db()
     services_settings = {"url": "http://169.254.169.254/", "event_types": ["portrait.ready"], "is_active": "on"}
     response = client.post(url, services_settings)
-    assert response.status_code == 400 and "link-local" in response.content.decode()
+    assert response.status_code == 200 and "link-local" in response.content.decode()
     world.endpoint_a.refresh_from_db()
     assert world.endpoint_a.url == new_url
 
