@@ -109,7 +109,7 @@ def main() -> None:
     results = {}
     results["status change, before webhooks (reference)"] = timed(reference, args.runs)
     results["status change, nobody listening"] = timed(current, args.runs)
-    endpoint, _secret = services.create_endpoint(company=company, url=url, event_types=["portrait.ready"])
+    services.create_endpoint(company=company, url=url, event_types=["portrait.ready"])
     results["status change, one endpoint listening"] = timed(current, args.runs)
     events = Event.objects.filter(type="portrait.ready").count()
     assert events == args.runs // 2, events

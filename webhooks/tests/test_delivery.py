@@ -426,3 +426,21 @@ def test_endpoints_are_counted_per_company(make_endpoint, receiver, tenants):
         make_endpoint(receiver.url("/one-more"))
     make_endpoint(receiver.url("/b"), company=tenants.b)
     assert Endpoint.objects.filter(company=tenants.a).count() == 20
+
+
+def test_the_sweeper_runs_every_minute_and_by_hand(endpoint, receiver, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("setup_schedules", stdout=StringIO())
+    schedule = Schedule.objects.get(name="arv: sweep webhooks")
+    assert schedule.func == "webhooks.tasks.sweep" and schedule.minutes == 1
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, pk, **kw: queued.append(pk))
+    delivery = ping(endpoint)
+    Delivery.objects.filter(pk=delivery.pk).update(enqueued_at=None)
+    out = StringIO()
+    call_command("sweep_webhooks", stdout=out)
+    assert "queued: 1" in out.getvalue() and queued == [delivery.pk]
