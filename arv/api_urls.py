@@ -12,6 +12,7 @@ from companies import api as companies
 from content import api as content
 from content import batch_api as batches
 from viewer import api as viewer
+from webhooks import api as webhooks
 
 app_name = "api"
 
@@ -47,6 +48,37 @@ urlpatterns = [
     path("batches/<uuid:uuid>/cancel/", batches.BatchCancelApi.as_view(), name="batch_cancel"),
     path("batches/<uuid:uuid>/print.pdf", batches.BatchPrintApi.as_view(), name="batch_print"),
     path("batches/<uuid:uuid>/orders.csv", batches.BatchCsvApi.as_view(), name="batch_csv"),
+    path(
+        "webhooks/endpoints/",
+        route(get=webhooks.EndpointListApi, post=webhooks.EndpointCreateApi),
+        name="webhook_endpoints",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/",
+        route(get=webhooks.EndpointDetailApi, patch=webhooks.EndpointUpdateApi, delete=webhooks.EndpointDeleteApi),
+        name="webhook_endpoint",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/rotate-secret/",
+        webhooks.EndpointRotateSecretApi.as_view(),
+        name="webhook_endpoint_rotate_secret",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/test/",
+        webhooks.EndpointTestApi.as_view(),
+        name="webhook_endpoint_test",
+    ),
+    path(
+        "webhooks/endpoints/<uuid:endpoint_id>/deliveries/",
+        webhooks.DeliveryListApi.as_view(),
+        name="webhook_endpoint_deliveries",
+    ),
+    path("webhooks/deliveries/<uuid:delivery_id>/", webhooks.DeliveryDetailApi.as_view(), name="webhook_delivery"),
+    path(
+        "webhooks/deliveries/<uuid:delivery_id>/redeliver/",
+        webhooks.RedeliverApi.as_view(),
+        name="webhook_delivery_redeliver",
+    ),
     # Anything else under /api/v1/ (a mistyped path, an id of the wrong shape, even with a newline in
     # it): a JSON 404.
     re_path(r"^[\s\S]*\Z", NotFoundApi.as_view(), name="not_found"),

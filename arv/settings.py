@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "content",
     "markers",
     "viewer",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -272,6 +273,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "markers.models.Job.Status",
         "BatchStatusEnum": "content.models.Batch.Status",
         "BatchPrintFileStatusEnum": "content.models.BatchPrintFile.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -433,7 +436,22 @@ for _ns in DOMAIN_CHECK_NAMESERVERS:
     except ValueError:
         raise ImproperlyConfigured(f"DOMAIN_CHECK_NAMESERVERS: {_ns!r} is not an IP address.") from None
 
-# Fernet keys for stored credentials, newest first (see companies/crypto.py for rotation).
+# --- Webhooks ---------------------------------------------------------------------------------------
+# Off: webhooks go to public addresses only. On (an on-premises install whose order system is on
+# the local network): loopback and private addresses are allowed too; link-local, multicast and
+# unspecified ones never are.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Seconds to connect, per read, and for the whole request.
+WEBHOOK_CONNECT_TIMEOUT = env_int("WEBHOOK_CONNECT_TIMEOUT", 5, min_value=1, max_value=60)
+WEBHOOK_READ_TIMEOUT = env_int("WEBHOOK_READ_TIMEOUT", 10, min_value=1, max_value=120)
+WEBHOOK_TOTAL_TIMEOUT = env_int("WEBHOOK_TOTAL_TIMEOUT", 30, min_value=1, max_value=300)
+# Extra CA certificates (a PEM file) that receivers' https certificates may chain to, for an
+# internal CA; empty: the system's trust store.
+WEBHOOK_CA_FILE = env_str("WEBHOOK_CA_FILE", "")
+# Days the delivery log keeps finished deliveries.
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, min_value=1, max_value=3650)
+
+# Fernet keys for stored credentials and webhook secrets, newest first (see companies/crypto.py).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 
 # --- Logging ------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Encryption at rest for storage credentials.
+"""Encryption at rest for storage credentials and webhook signing secrets.
 
 Credentials are a JSON object encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from the
 `cryptography` package). Keys come from ``FIELD_ENCRYPTION_KEYS`` (comma-separated Fernet keys);
@@ -6,7 +6,8 @@ the first one encrypts and every one decrypts, which is what makes rotation poss
 
 1. generate a key: ``python manage.py rotate_credentials --generate-key``;
 2. put it FIRST in ``FIELD_ENCRYPTION_KEYS`` and keep the old ones after it; restart;
-3. ``python manage.py rotate_credentials`` re-encrypts every stored secret with the new key;
+3. ``python manage.py rotate_credentials`` re-encrypts every stored secret (storage credentials
+   and webhook signing secrets) with the new key;
 4. drop the old keys from the setting.
 
 Without ``FIELD_ENCRYPTION_KEYS`` a key is derived from ``SECRET_KEY`` (HKDF), so the embedded

@@ -612,6 +612,7 @@ class Notification(models.Model):
         PORTRAIT_EXPIRING = "portrait_expiring", _("Portrait expiring")
         MONTHLY_REPORT = "monthly_report", _("Monthly report")
         INVITATION = "invitation", _("Invitation")
+        WEBHOOK_TURNED_OFF = "webhook_turned_off", _("Webhook endpoint turned off")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("E-mail")

@@ -171,7 +171,10 @@ def _in_company_language(company: Company):
 
 
 def queue_expiry_reminders(*, now: datetime | None = None) -> int:
-    """Create the reminders due now (projects and subscriptions expiring soon)."""
+    """Create the reminders due now (projects and subscriptions expiring soon), and announce
+    each expiry to the company's webhooks once, under the reminder's key."""
+    from webhooks import events
+
     now = now or timezone.now()
     created = 0
     projects = (
@@ -188,6 +191,7 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
                 {"project": project, "company": project.company, "days": (project.expires_at - now).days},
             )
         key = f"project_expiring:{project.pk}:{project.expires_at:%Y%m%dT%H%M%S}"
+        events.project_expiring(project=project, key=key)
         if create(
             company=project.company, kind=Notification.Kind.PROJECT_EXPIRING, key=key, message=message, project=project
         ):
@@ -202,6 +206,7 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
                 "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
             )
         key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
+        events.subscription_expiring(company=company, key=key)
         if create(company=company, kind=Notification.Kind.SUBSCRIPTION_EXPIRING, key=key, message=message):
             created += 1
     return created

@@ -24,4 +24,5 @@ urlpatterns = [
     path("api-token/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
     path("", include("content.urls")),
     path("", include("viewer.portal_urls")),
+    path("", include("webhooks.urls")),
 ]

@@ -84,6 +84,14 @@ def cleanup_uploads(serializer: serializers.Serializer) -> None:
             field.cleanup()
 
 
+def absolute_url(url: str, request) -> str:
+    """*url* made absolute: on the request's host, or on SITE_URL outside a request (the same
+    representations go into webhook payloads)."""
+    if request is not None:
+        return request.build_absolute_uri(url)
+    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
+
+
 def stored_file_url(fieldfile, request) -> str | None:
     """Absolute URL of a stored file (``storage.url``); None when there is none or it is unknown."""
     if not fieldfile:
@@ -94,7 +102,7 @@ def stored_file_url(fieldfile, request) -> str | None:
         # A remote storage that cannot sign a URL right now must not break the whole answer.
         logger.exception("no URL for stored file %s", fieldfile.name)
         return None
-    return request.build_absolute_uri(url) if request is not None else url
+    return absolute_url(url, request)
 
 
 class StoredFileUrlField(serializers.FileField):
@@ -116,7 +124,7 @@ class PortraitApiUrlField(serializers.URLField):
 
     def to_representation(self, portrait):
         path = reverse(self.url_name, kwargs={"uuid": portrait.unique_id})
-        return self.context["request"].build_absolute_uri(path)
+        return absolute_url(path, self.context.get("request"))
 
 
 @extend_schema_field({"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$"})
@@ -222,7 +230,7 @@ class PortraitOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(MarkersSerializer)
     def get_markers(self, portrait):
-        return MarkersSerializer(markers_data(portrait, self.context["request"])).data
+        return MarkersSerializer(markers_data(portrait, self.context.get("request"))).data
 
 
 def _prefetches():

@@ -27,7 +27,7 @@ from companies.access import check_write
 from companies.api import TenantApiView, paginated
 from content import batches
 from content.access import get_batch_for_user
-from content.api import ProjectSlugField
+from content.api import ProjectSlugField, absolute_url
 from content.batch_views import csv_response
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait
 
@@ -84,6 +84,7 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 def batch_data(request, batch: Batch, stats: dict | None = None) -> dict:
+    """The API's representation of *batch*; *request* None (a webhook payload) puts URLs on SITE_URL."""
     stats = stats or batches.row_stats([batch.pk])[batch.pk]
     if batch.status in (Batch.Status.RUNNING, Batch.Status.READY):
         progress = {"done": stats["done"], "total": stats["total"]}
@@ -94,7 +95,7 @@ def batch_data(request, batch: Batch, stats: dict | None = None) -> dict:
         path = reverse(name, kwargs={"uuid": batch.uuid})
         if query:
             path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-        return request.build_absolute_uri(path)
+        return absolute_url(path, request)
 
     ready = batch.status == Batch.Status.READY
     return {

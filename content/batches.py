@@ -72,6 +72,7 @@ from content.validators import (
     validate_image,
     validate_video,
 )
+from webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -903,6 +904,7 @@ def batch_ready(batch: Batch) -> None:
     """
     clean_staging(batch_id=batch.pk, keep_outputs=True)
     request_print_file(batch=batch, sheet_format=batch.sheet_format)
+    events.batch_ready(batch=batch)
 
 
 # --- Outputs -------------------------------------------------------------------------------------------

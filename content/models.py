@@ -139,10 +139,13 @@ class Portrait(models.Model):
         rotation = getattr(self, "rotation", None) if self.pk else None
         return rotation.rule(tz) if rotation else RotationRule(tz=tz)
 
-    def set_status(self, status: str) -> None:
-        if self.status != status:
-            self.status = status
-            self.save(update_fields=["status", "updated_at"])
+    def set_status(self, status: str) -> bool:
+        """Move to *status*; True when that changed the row (callers announce changes)."""
+        if self.status == status:
+            return False
+        self.status = status
+        self.save(update_fields=["status", "updated_at"])
+        return True
 
 
 class VideoQuerySet(models.QuerySet):

@@ -115,7 +115,7 @@ def queue_portrait_jobs(*, portrait: Portrait) -> list[Job]:
     jobs = [queue_job(portrait=portrait, kind=kind) for kind in needed]
     jobs += [queue_job(portrait=portrait, kind=Job.Kind.VIDEO, video=v) for v in portrait.videos.all()]
     jobs += [queue_job(portrait=portrait, kind=kind) for kind in kinds if kind not in needed]
-    portrait.set_status(derive_status(portrait))
+    refresh_portrait_status(portrait=portrait)
     return jobs
 
 
@@ -464,14 +464,23 @@ def process_video(job: Job) -> Outcome:
             )
     old = [n for n in (video.poster.name, video.web_file.name) if n]
     added = poster_size + web_size
-    Video.objects.filter(pk=video.pk).update(
-        poster=poster_name,
-        web_file=web_name,
-        status=Video.Status.READY,
-        status_message=message,
-        stored_bytes=video.size_bytes + added,
-        updated_at=timezone.now(),
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        # Conditional, so a video made again (or by two workers) is announced ready only once.
+        became_ready = (
+            Video.objects.filter(pk=video.pk).exclude(status=Video.Status.READY).update(status=Video.Status.READY)
+        )
+        Video.objects.filter(pk=video.pk).update(
+            poster=poster_name,
+            web_file=web_name,
+            status_message=message,
+            stored_bytes=video.size_bytes + added,
+            updated_at=now,
+        )
+        if became_ready:
+            from webhooks import events
+
+            events.video_ready(video=video)
     company = video.portrait.company
     company.add_storage(added)
     if old:
@@ -513,13 +522,26 @@ def derive_status(portrait: Portrait) -> str:
 
 
 def refresh_portrait_status(*, portrait: Portrait) -> str:
-    status = derive_status(portrait)
-    changed = status != portrait.status
-    portrait.set_status(status)
-    if changed and status != Portrait.Status.PROCESSING:
-        from content.batches import portrait_settled
+    """Recompute the photo's status from its jobs and videos: the one place it changes.
 
-        # The last portrait of a batch to finish makes the batch ready.
+    The photo's row is locked meanwhile, so two jobs finishing at once derive one after the
+    other from what the first committed, and only the refresh that really moves the status
+    announces it (``portrait.ready`` / ``portrait.failed`` webhooks, once per change).
+    """
+    from content.batches import portrait_settled
+    from webhooks import events
+
+    with transaction.atomic():
+        current = Portrait.objects.select_for_update().filter(pk=portrait.pk).values_list("status", flat=True).first()
+        if current is None:
+            return portrait.status  # deleted meanwhile
+        portrait.status = current
+        status = derive_status(portrait)
+        changed = portrait.set_status(status)
+        if changed:
+            events.portrait_status_changed(portrait=portrait, status=status)
+    if changed and status != Portrait.Status.PROCESSING:
+        # After the commit: the last portrait of a batch to finish makes the batch ready.
         portrait_settled(portrait_id=portrait.pk)
     return status
 

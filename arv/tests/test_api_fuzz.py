@@ -41,6 +41,10 @@ HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_live_api_keeps_to_its_schema(live_server, tenants, make_portrait, settings, tmp_path):
+    from webhooks import services as webhooks
+
+    # Webhook URLs the fuzzer saves may point at this machine; no worker runs, so nothing is sent.
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
@@ -50,6 +54,13 @@ def test_the_live_api_keeps_to_its_schema(live_server, tenants, make_portrait, s
     Job.objects.create(portrait=portrait, kind="mindar", status="ready", output=marker, report={"score": 50})
     doomed = make_portrait(tenants.project_a, title="Deleted by the fuzzer", with_video=True)
     make_portrait(tenants.project_b, title="Another company's")
+    endpoint, _secret = webhooks.create_endpoint(
+        company=tenants.a, url="http://127.0.0.1:9/hook", event_types=["portrait.ready"]
+    )
+    doomed_endpoint, _secret = webhooks.create_endpoint(
+        company=tenants.a, url="http://127.0.0.1:9/doomed", event_types=["portrait.ready"]
+    )
+    delivery = webhooks.send_test_event(endpoint=endpoint)
     key = Token.objects.create(user=tenants.owner).key
     reset_throttles(tenants.owner)
     before = set(Portrait.objects.values_list("pk", flat=True))
@@ -74,6 +85,8 @@ stateful.enabled = false
 "path.uuid" = "{portrait.unique_id}"
 "path.video_id" = {portrait.videos.get().pk}
 "path.slug" = "weddings"
+"path.endpoint_id" = "{endpoint.public_id}"
+"path.delivery_id" = "{delivery.public_id}"
 
 # The DELETE operations get objects of their own, so that the others keep theirs.
 [[operations]]
@@ -83,6 +96,10 @@ parameters = {{ "path.uuid" = "{doomed.unique_id}" }}
 [[operations]]
 include-name = "DELETE /api/v1/portraits/{{uuid}}/videos/{{video_id}}/"
 parameters = {{ "path.uuid" = "{doomed.unique_id}", "path.video_id" = {doomed_video.pk} }}
+
+[[operations]]
+include-name = "DELETE /api/v1/webhooks/endpoints/{{endpoint_id}}/"
+parameters = {{ "path.endpoint_id" = "{doomed_endpoint.public_id}" }}
 """
     )
     command = [
@@ -128,9 +145,9 @@ parameters = {{ "path.uuid" = "{doomed.unique_id}", "path.video_id" = {doomed_vi
     print(summary)
     assert result.returncode == 0, output[-20000:]
 
-    assert "Tested: 26" in summary
+    assert "Tested: 36" in summary
     generated = int(re.search(r"(\d+) generated", summary).group(1))
-    assert generated >= 26 * MAX_EXAMPLES
+    assert generated >= 36 * MAX_EXAMPLES
     # The success paths were reached: photos were uploaded and the DELETE targets are gone.
     uploaded = Portrait.objects.exclude(pk__in=before)
     print(
@@ -138,3 +155,4 @@ parameters = {{ "path.uuid" = "{doomed.unique_id}", "path.video_id" = {doomed_vi
     )
     assert uploaded.exists()
     assert not Portrait.objects.filter(pk=doomed.pk).exists()
+    assert not type(endpoint).objects.filter(pk=doomed_endpoint.pk).exists()

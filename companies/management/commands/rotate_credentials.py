@@ -1,5 +1,6 @@
 """Re-encrypt every stored credential with the first key of FIELD_ENCRYPTION_KEYS."""
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -8,7 +9,10 @@ from companies.models import StorageConnection
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored storage credentials with the newest key (see companies/crypto.py)."
+    help = (
+        "Re-encrypt stored storage credentials and webhook signing secrets with the newest key "
+        "(see companies/crypto.py)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--generate-key", action="store_true", help="Print a new Fernet key and exit.")
@@ -17,16 +21,27 @@ class Command(BaseCommand):
         if generate_key:
             self.stdout.write(crypto.generate_key())
             return
-        rotated = 0
         with transaction.atomic():
-            for connection in StorageConnection.objects.select_for_update().exclude(credentials_encrypted=""):
-                try:
-                    connection.credentials_encrypted = crypto.rotate(connection.credentials_encrypted)
-                except Exception:
-                    raise CommandError(
-                        f"The credentials of “{connection.name}” cannot be decrypted with any configured key; "
-                        "nothing was changed. Add the old key to FIELD_ENCRYPTION_KEYS and run again."
-                    ) from None
-                connection.save(update_fields=["credentials_encrypted"])
-                rotated += 1
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the credentials of {rotated} storage connection(s)."))
+            connections = self._rotate(StorageConnection, "credentials_encrypted", "the credentials of “{}”")
+            # Looked up by name: the webhooks app builds on this one, not the other way round.
+            secrets = self._rotate(apps.get_model("webhooks", "Secret"), "value_encrypted", "a signing secret of {}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted the credentials of {connections} storage connection(s) "
+                f"and {secrets} webhook signing secret(s)."
+            )
+        )
+
+    def _rotate(self, model, field: str, what: str) -> int:
+        rotated = 0
+        for row in model.objects.select_for_update().exclude(**{field: ""}):
+            try:
+                setattr(row, field, crypto.rotate(getattr(row, field)))
+            except Exception:
+                raise CommandError(
+                    f"{what.format(row).capitalize()} cannot be decrypted with any configured key; nothing was "
+                    "changed. Add the old key to FIELD_ENCRYPTION_KEYS and run again."
+                ) from None
+            row.save(update_fields=[field])
+            rotated += 1
+        return rotated

@@ -23,6 +23,12 @@ SCHEDULES = {
         1,
         "batches: re-queue lost and stuck work, finish done batches, expire abandoned ones, clean staging",
     ),
+    "arv: sweep webhooks": (
+        "webhooks.tasks.sweep",
+        Schedule.MINUTES,
+        1,
+        "send due webhook retries, recover deliveries of dead workers, prune the delivery log",
+    ),
     "arv: renew and expire": (
         "companies.tasks.renew_subscriptions",
         Schedule.MINUTES,
