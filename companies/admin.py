@@ -15,8 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from companies.models import (
+    ApiToken,
     Company,
     Folder,
+    Invitation,
     Membership,
     Notification,
     Project,
@@ -568,3 +570,52 @@ class NotificationAdmin(admin.ModelAdmin):
             Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
             sent += deliver(notification)
         self.message_user(request, ngettext("%d notification sent again.", "%d notifications sent again.", sent) % sent)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made and answered in the portal; staff can see them and withdraw one."""
+
+    list_display = ["email", "company", "role", "state", "invited_by", "created_at", "expires_at", "responded_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "company__name", "company__slug"]
+    list_select_related = ["company", "invited_by"]
+    raw_id_fields = ["company", "user", "invited_by"]
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name != "nonce"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj):
+        return obj.state_label
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Withdraw the selected invitations"), permissions=["change"])
+    def revoke(self, request, queryset):
+        from companies.services import revoke_invitation
+
+        n = sum(revoke_invitation(invitation=invitation) for invitation in queryset)
+        self.message_user(request, ngettext("%d invitation withdrawn.", "%d invitations withdrawn.", n) % n)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Who has an API token, and when it was used; the key itself is not stored, so never shown.
+    Deleting a token revokes it."""
+
+    list_display = ["user", "key_start", "created_at", "last_used_at"]
+    search_fields = ["user__username", "user__email", "prefix"]
+    list_select_related = ["user"]
+    fields = ["user", "key_start", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("key starts with"))
+    def key_start(self, obj):
+        return f"{obj.prefix}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -26,12 +26,18 @@ from companies.access import SESSION_KEY, Tenant, check_write, get_project_for_u
 from companies.models import Membership, Project
 
 
+class CompanyRequired(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "company_required"
+
+
 class ApiTenant(Tenant):
     """The tenant of an API request: the authenticated user's company named by ``X-Company``.
 
     Without the header: the company active in the portal session when the request came with the
-    session cookie (the portal's own scripts act where the user is), else the user's first
-    company by name, like the portal's default.
+    session cookie (the portal's own scripts act where the user is), else the user's only
+    company. A user of several companies must name one: guessing would put an order system's
+    uploads into whichever company the user was last invited to.
     """
 
     def __init__(self, request, *, company_slug: str | None, session_company_id: int | None):
@@ -43,10 +49,7 @@ class ApiTenant(Tenant):
     def membership(self) -> Membership | None:
         if self.company_slug:
             return next((m for m in self.memberships if m.company.slug == self.company_slug), None)
-        for m in self.memberships:
-            if m.company_id == self.session_company_id:
-                return m
-        return self.memberships[0] if self.memberships else None
+        return self._select(self.session_company_id)
 
     def switch(self, slug: str) -> bool:  # pragma: no cover - the API selects per request
         raise NotImplementedError("API requests choose their company with the X-Company header.")
@@ -72,6 +75,14 @@ class TenantApiView(ApiView):
         # and logging all see the same tenant.
         request._request.tenant = tenant
         if tenant.membership is None:
+            if not slug and tenant.needs_choice:
+                raise CompanyRequired(
+                    _(
+                        "You belong to several companies: name the one to act in with the %(header)s "
+                        "header (one of: %(slugs)s)."
+                    )
+                    % {"header": COMPANY_HEADER, "slugs": ", ".join(m.company.slug for m in tenant.memberships)}
+                )
             if slug:
                 raise exceptions.PermissionDenied(
                     _("You are not a member of the company given in the %(header)s header.")
