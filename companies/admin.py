@@ -215,21 +215,27 @@ class CompanyAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)  # bulk deletion would bypass the check above
         return actions
 
-    @admin.action(description=_("Activate selected companies"))
+    def has_move_storage_permission(self, request) -> bool:
+        # Its own permission: it copies every file of a company and deletes the old copies.
+        return request.user.has_perm("companies.move_company_storage")
+
+    @admin.action(description=_("Activate selected companies"), permissions=["change"])
     def activate(self, request, queryset):
         n = queryset.update(is_active=True, updated_at=timezone.now())
         self.message_user(request, ngettext("%d company activated.", "%d companies activated.", n) % n)
 
-    @admin.action(description=_("Deactivate selected companies (portal read-only, nothing served)"))
+    @admin.action(
+        description=_("Deactivate selected companies (portal read-only, nothing served)"), permissions=["change"]
+    )
     def deactivate(self, request, queryset):
         n = queryset.update(is_active=False, updated_at=timezone.now())
         self.message_user(request, ngettext("%d company deactivated.", "%d companies deactivated.", n) % n)
 
-    @admin.action(description=_("Extend the subscription by N months…"))
+    @admin.action(description=_("Extend the subscription by N months…"), permissions=["change"])
     def extend_subscription(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
 
-    @admin.action(description=_("Move to another storage…"))
+    @admin.action(description=_("Move to another storage…"), permissions=["move_storage"])
     def move_storage(self, request, queryset):
         """Ask for the target, then start (or resume) each company's move in a worker."""
         form = MoveStorageForm(request.POST if "apply" in request.POST else None)
@@ -402,7 +408,7 @@ class StorageConnectionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset.filter(is_default=False))
 
-    @admin.action(description=_("Test connection (write, read and delete a probe file)"))
+    @admin.action(description=_("Test connection (write, read and delete a probe file)"), permissions=["change"])
     def test_connection(self, request, queryset):
         for connection in queryset:
             error = check_storage_connection(connection)
@@ -413,7 +419,7 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, _("%(name)s: working.") % {"name": connection}, messages.SUCCESS)
 
-    @admin.action(description=_("Make the platform default"))
+    @admin.action(description=_("Make the platform default"), permissions=["change"])
     def make_default(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
@@ -518,7 +524,7 @@ class ProjectAdmin(admin.ModelAdmin):
         for project in queryset.select_related("company"):
             self.delete_model(request, project)
 
-    @admin.action(description=_("Extend by N months…"))
+    @admin.action(description=_("Extend by N months…"), permissions=["change"])
     def extend(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend", what=_("projects"))
 
@@ -561,7 +567,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Send the failed channels again"))
+    @admin.action(description=_("Send the failed channels again"), permissions=["change"])
     def send_again(self, request, queryset):
         from companies.notifications import deliver
 

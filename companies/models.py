@@ -200,6 +200,7 @@ class Company(models.Model):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         ordering = ["name"]
+        permissions = [("move_company_storage", _("Can move a company's files to another storage"))]
         constraints = [
             models.CheckConstraint(condition=Q(storage_used_bytes__gte=0), name="company_storage_used_not_negative"),
         ]
