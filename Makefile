@@ -52,6 +52,7 @@ run: install .env migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo ""
 	@echo "ARV is starting on http://$(HOST):$(PORT)/  (portal: /portal/, back office: /admin/)"
+	@echo "The demo logins are above; their random passwords are printed only on the first run."
 	@echo "Stop with Ctrl+C."
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/gunicorn arv.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
