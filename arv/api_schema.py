@@ -13,17 +13,19 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from arv.api_fields import StrictCharField
+
 COMPANY_HEADER = "X-Company"
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="What went wrong, in plain language.")
-    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `not_found`, `permission_denied`.")
+    detail = StrictCharField(help_text="What went wrong, in plain language.")
+    code = StrictCharField(help_text="A stable machine-readable code, e.g. `not_found`, `permission_denied`.")
 
 
 class ValidationErrorSerializer(ErrorSerializer):
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.ListField(child=StrictCharField()),
         required=False,
         help_text="Messages per input field; `non_field_errors` for the request as a whole, `tags.0` for an "
         "item of a list. Absent when the body could not be parsed at all (`code`: `parse_error`).",

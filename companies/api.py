@@ -19,6 +19,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from arv.api import ApiView, QuerySerializer
+from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
 from arv.api_policies import Pagination
 from arv.api_schema import COMPANY_HEADER
 from companies import services
@@ -115,17 +116,17 @@ def validate_period(attrs: dict, instance, start: str, end: str, message: str) -
 
 
 class ProjectOutputSerializer(serializers.Serializer):
-    slug = serializers.SlugField(help_text="The project's identifier in API URLs; never changes.")
-    name = serializers.CharField()
-    description = serializers.CharField()
-    status = serializers.ChoiceField(choices=Project.Status.choices)
+    slug = StrictSlugField(help_text="The project's identifier in API URLs; never changes.")
+    name = StrictCharField()
+    description = StrictCharField()
+    status = StrictChoiceField(choices=Project.Status.choices)
     starts_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     auto_renew = serializers.BooleanField()
     notify_days_before_expiry = serializers.IntegerField()
-    tags = serializers.ListField(child=serializers.CharField())
+    tags = serializers.ListField(child=StrictCharField())
     portrait_count = serializers.IntegerField()
-    album_url = serializers.URLField(help_text="Public page showing every photo of the project.")
+    album_url = StrictURLField(help_text="Public page showing every photo of the project.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -133,14 +134,14 @@ class ProjectOutputSerializer(serializers.Serializer):
 class ProjectInputSerializer(serializers.Serializer):
     """The portal's project form, as JSON (tags are a list instead of a comma-separated text)."""
 
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=5000, allow_blank=True, required=False)
     starts_at = serializers.DateTimeField(allow_null=True, required=False)
     expires_at = serializers.DateTimeField(allow_null=True, required=False)
     auto_renew = serializers.BooleanField(required=False)
     notify_days_before_expiry = serializers.IntegerField(min_value=0, max_value=365, required=False)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=40), max_length=20, required=False, help_text="At most 20 tags."
+        child=StrictCharField(max_length=40), max_length=20, required=False, help_text="At most 20 tags."
     )
 
     def validate(self, attrs):
@@ -157,7 +158,7 @@ class ProjectListApi(TenantApiView):
     pagination_class = Pagination
 
     class FilterSerializer(QuerySerializer):
-        status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
+        status = StrictChoiceField(choices=Project.Status.choices, required=False)
 
     query_serializer = FilterSerializer
 
