@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from companies import crypto
 
@@ -481,7 +482,9 @@ class Invitation(models.Model):
 
     @property
     def state_label(self) -> str:
-        return _("Expired") if self.status == self.Status.PENDING and self.is_expired else self.get_status_display()
+        if self.status == self.Status.PENDING and self.is_expired:
+            return pgettext_lazy("invitation", "Expired")
+        return self.get_status_display()
 
     @property
     def token(self) -> str:
