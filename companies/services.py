@@ -116,21 +116,23 @@ def update_project(*, project: Project, **fields) -> Project:
 
 def _send_invitation(invitation: Invitation) -> None:
     invitee = invitation.invitee()
-    context = {
-        "invitation": invitation,
-        "company": invitation.company,
-        "role": invitation.get_role_display(),
-        "email": invitation.email,
-        # An account with a password logs in to answer; anyone else chooses a password on the page.
-        "has_account": invitee is not None and invitee.has_usable_password(),
-        "url": invitation.url,
-        "site_name": settings.SITE_NAME,
-        "site_url": settings.SITE_URL,
-        "tz": invitation.company.timezone,
-    }
-    with translation.override(invitation.company.language), timezone.override(invitation.company.timezone):
+    company = invitation.company
+    # In the company's language and time zone, like every message the platform sends it.
+    with translation.override(company.language), timezone.override(company.timezone):
+        context = {
+            "invitation": invitation,
+            "company": company,
+            "role": invitation.get_role_display(),
+            "email": invitation.email,
+            # An account with a password logs in to answer; anyone else sets a password on the page.
+            "has_account": invitee is not None and invitee.has_usable_password(),
+            "url": invitation.url,
+            "site_name": settings.SITE_NAME,
+            "site_url": settings.SITE_URL,
+            "tz": company.timezone,
+        }
         subject = _("You are invited to %(company)s on %(site)s") % {
-            "company": invitation.company.name,
+            "company": company.name,
             "site": settings.SITE_NAME,
         }
         message = EmailMultiAlternatives(

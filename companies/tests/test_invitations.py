@@ -541,3 +541,16 @@ def test_losing_the_chosen_company_asks_again(client, tenants):
     client.post(reverse("portal:switch_company"), {"company": "gamma"})
     Membership.objects.filter(user=tenants.owner, company=gamma).delete()  # removed by Gamma's owner
     assert client.get(reverse("portal:dashboard"))["Location"].startswith(reverse("portal:choose_company"))
+
+
+@pytest.mark.django_db
+def test_the_invitation_email_speaks_the_companys_language_and_time_zone(
+    client, tenants, django_capture_on_commit_callbacks
+):
+    Company.objects.filter(pk=tenants.a.pk).update(language="ru", timezone="Europe/Moscow")
+    client.force_login(tenants.owner)
+    invite(client, "bob@example.com", "viewer", callbacks=django_capture_on_commit_callbacks)
+    [message] = mail.outbox
+    assert message.subject == "Вас приглашают в Alpha Studio на ARV"
+    assert "роль: Наблюдатель" in message.body and "(Europe/Moscow)" in message.body
+    assert "только для bob@example.com" in message.body
