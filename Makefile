@@ -8,15 +8,18 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 PYTEST_ARGS ?=
+FUZZ_RUNS ?= 3
+FUZZ_EXAMPLES ?= 25
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test install install-dev npm env migrate lint messages check-messages clean
+.PHONY: help run dev test fuzz install install-dev npm env migrate lint messages check-messages clean
 
 help:
 	@echo "make run    set up everything and start web + worker on http://$(HOST):$(PORT)"
 	@echo "make test   install the test dependencies and run the test suite"
 	@echo "make dev    like run, but Django's autoreloading development server (DEBUG on)"
 	@echo "make lint   ruff + makemigrations --check"
+	@echo "make fuzz   fuzz the REST API with new random seeds (FUZZ_RUNS=3 runs, FUZZ_EXAMPLES=25 each)"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +55,7 @@ run: install .env migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo ""
 	@echo "ARV is starting on http://$(HOST):$(PORT)/  (portal: /portal/, back office: /admin/)"
+	@echo "The demo logins are above; their random passwords are printed only on the first run."
 	@echo "Stop with Ctrl+C."
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/gunicorn arv.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
@@ -67,6 +71,20 @@ dev: install migrate
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# `make test` fuzzes the API with one fixed, derandomised generation; this explores with new random
+# seeds. A failing run prints its seed: replay it with ARV_FUZZ_SEED=<seed> and the same examples.
+fuzz: install-dev
+	@mkdir -p var
+	@for run in $$(seq $(FUZZ_RUNS)); do \
+	  log=var/fuzz-$$run.log; \
+	  echo "== API fuzz run $$run of $(FUZZ_RUNS) ($(FUZZ_EXAMPLES) examples per operation; output in $$log)"; \
+	  ARV_FUZZ_SEED=random ARV_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	    $(PY) -m pytest arv/tests/test_api_fuzz.py -p no:cacheprovider -q -s >$$log 2>&1; \
+	  status=$$?; \
+	  grep -E "^Seed:|generated,|[0-9]+ (passed|failed)" $$log; \
+	  [ $$status -eq 0 ] || { echo "Failed: see $$log; replay with ARV_FUZZ_SEED=<seed above>"; exit 1; }; \
+	done
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

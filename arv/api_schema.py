@@ -13,17 +13,19 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from arv.api_fields import StrictCharField
+
 COMPANY_HEADER = "X-Company"
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text="What went wrong, in plain language.")
-    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `not_found`, `permission_denied`.")
+    detail = StrictCharField(help_text="What went wrong, in plain language.")
+    code = StrictCharField(help_text="A stable machine-readable code, e.g. `not_found`, `permission_denied`.")
 
 
 class ValidationErrorSerializer(ErrorSerializer):
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.ListField(child=StrictCharField()),
         required=False,
         help_text="Messages per input field; `non_field_errors` for the request as a whole, `tags.0` for an "
         "item of a list. Absent when the body could not be parsed at all (`code`: `parse_error`).",
@@ -49,8 +51,9 @@ def _company_header() -> OpenApiParameter:
         required=False,
         # Empty is the same as absent.
         pattern=r"^[-a-zA-Z0-9_]*$",
-        description="Slug of the company to act in, for users who belong to several. Without it: the "
-        "company active in the portal session (session auth), else the user's first company by name.",
+        description="Slug of the company to act in. Required for users who belong to several companies "
+        "(else 400, `code`: `company_required`); optional for users of one company, and with session auth "
+        "the company chosen in the portal is used.",
     )
 
 
@@ -77,8 +80,15 @@ class ApiAutoSchema(AutoSchema):
         has_query = bool(getattr(view, "query_serializer", None)) or self._is_list_view()
         has_path_params = "{" in self.path
         errors = {}
+        company_required = "`company_required`: the user belongs to several companies and sent no X-Company."
         if has_body or has_query:
-            errors["400"] = OpenApiResponse(ValidationErrorSerializer, "The input is invalid; see `errors`.")
+            errors["400"] = OpenApiResponse(
+                ValidationErrorSerializer,
+                "The input is invalid; see `errors`."
+                + (f" Or {company_required}" if getattr(view, "tenant_scoped", False) else ""),
+            )
+        elif getattr(view, "tenant_scoped", False):
+            errors["400"] = OpenApiResponse(ErrorSerializer, company_required[0].upper() + company_required[1:])
         if getattr(view, "tenant_scoped", False):
             errors["401"] = OpenApiResponse(ErrorSerializer, "No or invalid credentials.")
             errors["403"] = OpenApiResponse(

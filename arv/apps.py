@@ -10,7 +10,13 @@ class ArvConfig(AppConfig):
     verbose_name = "ARV"
 
     def ready(self):
+        from django.contrib import admin
+
+        from arv import admin_third_party
+
         register(vendor_static_check)
+        # The admin (first in INSTALLED_APPS) has loaded every app's admin module by now.
+        admin_third_party.register(admin.site)
 
 
 def vendor_static_check(app_configs, **kwargs):

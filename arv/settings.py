@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_q",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     # Swagger UI's JS and CSS from PyPI, served as our own static files: no CDN.
     "drf_spectacular_sidecar",
@@ -207,6 +206,8 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, min_value=1)
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "landing"
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+# How long an invitation to a company can be accepted.
+INVITATION_DAYS = env_int("INVITATION_DAYS", 14, min_value=1, max_value=90)
 
 
 # --- REST API (/api/v1/) --------------------------------------------------------------------------
@@ -223,7 +224,7 @@ REST_FRAMEWORK = {
     # Tokens for integrations; the session for the portal's own scripts, with CSRF enforced by
     # DRF's SessionAuthentication. Token first, so a request without credentials gets 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "companies.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -250,11 +251,12 @@ SPECTACULAR_SETTINGS = {
         "Upload living photos and their videos, follow marker processing, get QR codes and view "
         "statistics.\n\n"
         "**Authentication:** `Authorization: Token <key>`; make the key in the portal under "
-        "*API token* (or `python manage.py drf_create_token <username>`). Logged-in portal pages "
+        "*API token* (or `python manage.py create_api_token <username>`). Logged-in portal pages "
         "may use their session cookie and must send the `X-CSRFToken` header on writes.\n\n"
         "**Company:** every request acts in one company of the user, with the user's role there: "
-        "the one whose slug is in the `X-Company` header; without it, the company active in the "
-        "portal (session auth) or else the user's first company by name. Viewers can read, not "
+        "the one whose slug is in the `X-Company` header. A user of several companies must send it "
+        "(without it: 400, `code` `company_required`); for a user of one company it is optional, "
+        "and with session auth the company chosen in the portal is used. Viewers can read, not "
         "write; a deactivated or expired company can read, not write.\n\n"
         '**Errors** are JSON: `{"detail": ..., "code": ...}`, with `errors` '
         "(`{field: [messages]}`) when the input is invalid. Another company's objects answer 404."

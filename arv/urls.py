@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from arv import health, media, views
 from companies import hosts
+from companies.invitations import invitation_link
 
 urlpatterns = [
     path("", views.landing, name="landing"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("invitations/<str:token>/", invitation_link, name="invitation"),
     path("portal/", include("companies.urls")),
     path("api/v1/", include("arv.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

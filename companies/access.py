@@ -15,10 +15,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from companies.models import Company, Folder, Membership, Project
+from companies.models import Company, Folder, Invitation, Membership, Project
 
 SESSION_KEY = "active_company_id"
 
@@ -36,11 +38,24 @@ class Tenant:
 
     @cached_property
     def membership(self) -> Membership | None:
+        """The company chosen in this session; a user of exactly one company needs no choice.
+
+        A user of several companies who has not chosen gets None (the portal asks them to
+        choose): acting in some default company would put their work where they did not mean to.
+        """
         wanted = self._request.session.get(SESSION_KEY) if hasattr(self._request, "session") else None
+        return self._select(wanted)
+
+    def _select(self, company_id) -> Membership | None:
         for m in self.memberships:
-            if m.company_id == wanted:
+            if m.company_id == company_id:
                 return m
-        return self.memberships[0] if self.memberships else None
+        return self.memberships[0] if len(self.memberships) == 1 else None
+
+    @property
+    def needs_choice(self) -> bool:
+        """Several companies and none chosen."""
+        return self.membership is None and len(self.memberships) > 1
 
     @property
     def company(self) -> Company | None:
@@ -64,15 +79,31 @@ class PortalRequest(HttpRequest):
     tenant: Tenant
 
 
-def portal_view(view):
-    """Log-in required, and a membership: users of no company get an explanation, not a crash."""
+def account_view(view):
+    """Log-in required, no company needed (choosing one, answering invitations)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def portal_view(view):
+    """Log-in required, and an active company: users of several companies who have not chosen
+    one are asked to; users of none get an explanation (and their invitations), not a crash."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.tenant.needs_choice:
+            return redirect(f"{reverse('portal:choose_company')}?{urlencode({'next': request.get_full_path()})}")
         if request.tenant.membership is None:
-            return render(request, "companies/no_company.html", status=403)
+            invitations = Invitation.objects.for_user(request.user).select_related("company", "invited_by")
+            return render(request, "companies/no_company.html", {"invitations": invitations}, status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -124,3 +155,18 @@ def get_membership_for_user(request: PortalRequest, pk: int) -> Membership:
     membership = get_object_or_404(company.memberships.select_related("user"), pk=pk)
     check_owner(request)
     return membership
+
+
+def get_invitation_for_user(request: PortalRequest, pk: int) -> Invitation:
+    """A pending invitation of the active company, for its owners to withdraw or send again."""
+    company = request.tenant.company
+    if company is None:
+        raise Http404
+    invitation = get_object_or_404(company.invitations.filter(status=Invitation.Status.PENDING), pk=pk)
+    check_owner(request)
+    return invitation
+
+
+def get_own_invitation(request: PortalRequest, pk: int) -> Invitation:
+    """A pending invitation addressed to the logged-in user (to accept or decline); 404 otherwise."""
+    return get_object_or_404(Invitation.objects.for_user(request.user).select_related("company"), pk=pk)

@@ -18,8 +18,10 @@ from django.utils.translation import ngettext
 from companies import domains
 from companies.branding import normalize_colour
 from companies.models import (
+    ApiToken,
     Company,
     Folder,
+    Invitation,
     Membership,
     Notification,
     Project,
@@ -319,21 +321,27 @@ class CompanyAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)  # bulk deletion would bypass the check above
         return actions
 
-    @admin.action(description=_("Activate selected companies"))
+    def has_move_storage_permission(self, request) -> bool:
+        # Its own permission: it copies every file of a company and deletes the old copies.
+        return request.user.has_perm("companies.move_company_storage")
+
+    @admin.action(description=_("Activate selected companies"), permissions=["change"])
     def activate(self, request, queryset):
         n = queryset.update(is_active=True, updated_at=timezone.now())
         self.message_user(request, ngettext("%d company activated.", "%d companies activated.", n) % n)
 
-    @admin.action(description=_("Deactivate selected companies (portal read-only, nothing served)"))
+    @admin.action(
+        description=_("Deactivate selected companies (portal read-only, nothing served)"), permissions=["change"]
+    )
     def deactivate(self, request, queryset):
         n = queryset.update(is_active=False, updated_at=timezone.now())
         self.message_user(request, ngettext("%d company deactivated.", "%d companies deactivated.", n) % n)
 
-    @admin.action(description=_("Extend the subscription by N months…"))
+    @admin.action(description=_("Extend the subscription by N months…"), permissions=["change"])
     def extend_subscription(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend_subscription", what=_("subscriptions"))
 
-    @admin.action(description=_("Check viewer domains now"))
+    @admin.action(description=_("Check viewer domains now"), permissions=["change"])
     def check_domains(self, request, queryset):
         for company in queryset.exclude(viewer_domain=""):
             try:
@@ -354,7 +362,7 @@ class CompanyAdmin(admin.ModelAdmin):
                     messages.WARNING,
                 )
 
-    @admin.action(description=_("Move to another storage…"))
+    @admin.action(description=_("Move to another storage…"), permissions=["move_storage"])
     def move_storage(self, request, queryset):
         """Ask for the target, then start (or resume) each company's move in a worker."""
         form = MoveStorageForm(request.POST if "apply" in request.POST else None)
@@ -527,7 +535,7 @@ class StorageConnectionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset.filter(is_default=False))
 
-    @admin.action(description=_("Test connection (write, read and delete a probe file)"))
+    @admin.action(description=_("Test connection (write, read and delete a probe file)"), permissions=["change"])
     def test_connection(self, request, queryset):
         for connection in queryset:
             error = check_storage_connection(connection)
@@ -538,7 +546,7 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, _("%(name)s: working.") % {"name": connection}, messages.SUCCESS)
 
-    @admin.action(description=_("Make the platform default"))
+    @admin.action(description=_("Make the platform default"), permissions=["change"])
     def make_default(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
@@ -643,7 +651,7 @@ class ProjectAdmin(admin.ModelAdmin):
         for project in queryset.select_related("company"):
             self.delete_model(request, project)
 
-    @admin.action(description=_("Extend by N months…"))
+    @admin.action(description=_("Extend by N months…"), permissions=["change"])
     def extend(self, request, queryset):
         return _extend_action(self, request, queryset, method="extend", what=_("projects"))
 
@@ -686,7 +694,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description=_("Send the failed channels again"))
+    @admin.action(description=_("Send the failed channels again"), permissions=["change"])
     def send_again(self, request, queryset):
         from companies.notifications import deliver
 
@@ -695,3 +703,52 @@ class NotificationAdmin(admin.ModelAdmin):
             Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
             sent += deliver(notification)
         self.message_user(request, ngettext("%d notification sent again.", "%d notifications sent again.", sent) % sent)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made and answered in the portal; staff can see them and withdraw one."""
+
+    list_display = ["email", "company", "role", "state", "invited_by", "created_at", "expires_at", "responded_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "company__name", "company__slug"]
+    list_select_related = ["company", "invited_by"]
+    raw_id_fields = ["company", "user", "invited_by"]
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name != "nonce"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj):
+        return obj.state_label
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Withdraw the selected invitations"), permissions=["change"])
+    def revoke(self, request, queryset):
+        from companies.services import revoke_invitation
+
+        n = sum(revoke_invitation(invitation=invitation) for invitation in queryset)
+        self.message_user(request, ngettext("%d invitation withdrawn.", "%d invitations withdrawn.", n) % n)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Who has an API token, and when it was used; the key itself is not stored, so never shown.
+    Deleting a token revokes it."""
+
+    list_display = ["user", "key_start", "created_at", "last_used_at"]
+    search_fields = ["user__username", "user__email", "prefix"]
+    list_select_related = ["user"]
+    fields = ["user", "key_start", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("key starts with"))
+    def key_start(self, obj):
+        return f"{obj.prefix}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

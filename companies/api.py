@@ -19,6 +19,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from arv.api import ApiView, QuerySerializer
+from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
 from arv.api_policies import Pagination
 from arv.api_schema import COMPANY_HEADER
 from companies import services
@@ -26,12 +27,18 @@ from companies.access import SESSION_KEY, Tenant, check_write, get_project_for_u
 from companies.models import Membership, Project
 
 
+class CompanyRequired(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "company_required"
+
+
 class ApiTenant(Tenant):
     """The tenant of an API request: the authenticated user's company named by ``X-Company``.
 
     Without the header: the company active in the portal session when the request came with the
-    session cookie (the portal's own scripts act where the user is), else the user's first
-    company by name, like the portal's default.
+    session cookie (the portal's own scripts act where the user is), else the user's only
+    company. A user of several companies must name one: guessing would put an order system's
+    uploads into whichever company the user was last invited to.
     """
 
     def __init__(self, request, *, company_slug: str | None, session_company_id: int | None):
@@ -43,10 +50,7 @@ class ApiTenant(Tenant):
     def membership(self) -> Membership | None:
         if self.company_slug:
             return next((m for m in self.memberships if m.company.slug == self.company_slug), None)
-        for m in self.memberships:
-            if m.company_id == self.session_company_id:
-                return m
-        return self.memberships[0] if self.memberships else None
+        return self._select(self.session_company_id)
 
     def switch(self, slug: str) -> bool:  # pragma: no cover - the API selects per request
         raise NotImplementedError("API requests choose their company with the X-Company header.")
@@ -72,6 +76,14 @@ class TenantApiView(ApiView):
         # and logging all see the same tenant.
         request._request.tenant = tenant
         if tenant.membership is None:
+            if not slug and tenant.needs_choice:
+                raise CompanyRequired(
+                    _(
+                        "You belong to several companies: name the one to act in with the %(header)s "
+                        "header (one of: %(slugs)s)."
+                    )
+                    % {"header": COMPANY_HEADER, "slugs": ", ".join(m.company.slug for m in tenant.memberships)}
+                )
             if slug:
                 raise exceptions.PermissionDenied(
                     _("You are not a member of the company given in the %(header)s header.")
@@ -104,17 +116,17 @@ def validate_period(attrs: dict, instance, start: str, end: str, message: str) -
 
 
 class ProjectOutputSerializer(serializers.Serializer):
-    slug = serializers.SlugField(help_text="The project's identifier in API URLs; never changes.")
-    name = serializers.CharField()
-    description = serializers.CharField()
-    status = serializers.ChoiceField(choices=Project.Status.choices)
+    slug = StrictSlugField(help_text="The project's identifier in API URLs; never changes.")
+    name = StrictCharField()
+    description = StrictCharField()
+    status = StrictChoiceField(choices=Project.Status.choices)
     starts_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     auto_renew = serializers.BooleanField()
     notify_days_before_expiry = serializers.IntegerField()
-    tags = serializers.ListField(child=serializers.CharField())
+    tags = serializers.ListField(child=StrictCharField())
     portrait_count = serializers.IntegerField()
-    album_url = serializers.URLField(help_text="Public page showing every photo of the project.")
+    album_url = StrictURLField(help_text="Public page showing every photo of the project.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -122,14 +134,14 @@ class ProjectOutputSerializer(serializers.Serializer):
 class ProjectInputSerializer(serializers.Serializer):
     """The portal's project form, as JSON (tags are a list instead of a comma-separated text)."""
 
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(max_length=5000, allow_blank=True, required=False)
     starts_at = serializers.DateTimeField(allow_null=True, required=False)
     expires_at = serializers.DateTimeField(allow_null=True, required=False)
     auto_renew = serializers.BooleanField(required=False)
     notify_days_before_expiry = serializers.IntegerField(min_value=0, max_value=365, required=False)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=40), max_length=20, required=False, help_text="At most 20 tags."
+        child=StrictCharField(max_length=40), max_length=20, required=False, help_text="At most 20 tags."
     )
 
     def validate(self, attrs):
@@ -147,7 +159,7 @@ class ProjectListApi(TenantApiView):
     pagination_class = Pagination
 
     class FilterSerializer(QuerySerializer):
-        status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
+        status = StrictChoiceField(choices=Project.Status.choices, required=False)
 
     query_serializer = FilterSerializer
 

@@ -1,9 +1,11 @@
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
 from companies.branding import normalize_colour
 from companies.domains import normalize_domain
-from companies.models import Membership, Project
+from companies.models import Invitation, Membership, Project
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -126,3 +128,14 @@ class ViewerDomainForm(forms.Form):
 
     def clean_domain(self):
         return normalize_domain(self.cleaned_data["domain"])
+class AcceptInvitationForm(SetPasswordForm):
+    """A new member's name and password, checked by the site's password validators."""
+
+    full_name = forms.CharField(label=_("Your name"), max_length=150, required=False)
+    field_order = ["full_name", "new_password1", "new_password2"]
+
+    def __init__(self, invitation: Invitation, *args, **kwargs):
+        # The account being made (or completed), so that validators compare the password with it.
+        user = invitation.invitee() or get_user_model()(username=invitation.email, email=invitation.email)
+        super().__init__(user, *args, **kwargs)
+        self.order_fields(self.field_order)

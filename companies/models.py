@@ -7,20 +7,25 @@ every tenant-owned object through the helpers in ``companies.access``.
 from __future__ import annotations
 
 import calendar
+import hashlib
+import secrets
 import uuid
 import zoneinfo
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest, Lower
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from arv.storage import TenantFileField
 from companies import crypto
@@ -256,6 +261,7 @@ class Company(models.Model):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         ordering = ["name"]
+        permissions = [("move_company_storage", _("Can move a company's files to another storage"))]
         constraints = [
             models.CheckConstraint(condition=Q(storage_used_bytes__gte=0), name="company_storage_used_not_negative"),
             # One company per domain whatever the case (stored lower-case; this guards raw writes).
@@ -485,6 +491,205 @@ class Membership(models.Model):
     @property
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        """Invitations that can still be answered: not accepted, declined or revoked, not expired."""
+        return self.filter(status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+
+    def for_user(self, user):
+        """Pending invitations *user* may answer: to their account, or to their e-mail address
+        when no account was known at the time of the invitation."""
+        addressed = Q(user=user)
+        if user.email:
+            addressed |= Q(user__isnull=True, email=normalise_email(user.email))
+        return self.pending().filter(addressed)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def new_invitation_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class Invitation(models.Model):
+    """An owner's offer of a role in a company, to an e-mail address; nothing until accepted.
+
+    The invitee answers through the signed link e-mailed to them (:attr:`token`) or, once logged
+    in, in the portal. Only the invited account may accept: the account bound at invitation time
+    (``user``), or, for an address that had no account, whoever sets a password through the link
+    (it went to that mailbox, as a password reset would). The role is applied on acceptance;
+    declining, revoking or letting it expire leaves no membership.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        REVOKED = "revoked", _("Revoked")
+
+    TOKEN_SALT = "companies.invitation"  # noqa: S105 - a signing namespace, not a secret
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail"), max_length=254)
+    # The account the invitation is for when it already existed; else bound on acceptance.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Part of the signed link: a new nonce (sending again) makes every older link invalid.
+    nonce = models.CharField(max_length=32, default=new_invitation_nonce, editable=False)
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    responded_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "email"], condition=Q(status="pending"), name="one_pending_invitation_per_address"
+            ),
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="invitation_email_lower"),
+        ]
+        indexes = [models.Index(fields=["email"], condition=Q(status="pending"), name="invitation_pending_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.company} ({self.get_role_display()})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def inviter_name(self) -> str:
+        who = self.invited_by
+        return (who.get_full_name() or who.email or who.get_username()) if who else ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING and not self.is_expired
+
+    @property
+    def state_label(self) -> str:
+        if self.status == self.Status.PENDING and self.is_expired:
+            return pgettext_lazy("invitation", "Expired")
+        return self.get_status_display()
+
+    @property
+    def token(self) -> str:
+        return signing.dumps({"i": self.pk, "n": self.nonce}, salt=self.TOKEN_SALT, compress=True)
+
+    @classmethod
+    def from_token(cls, token: str) -> Invitation | None:
+        """The invitation a link names, or None for a forged, damaged or superseded link."""
+        try:
+            data = signing.loads(token, salt=cls.TOKEN_SALT)
+            pk, nonce = int(data["i"]), str(data["n"])
+        except (signing.BadSignature, KeyError, TypeError, ValueError):
+            return None
+        invitation = cls.objects.select_related("company", "invited_by", "user").filter(pk=pk).first()
+        if invitation is None or not constant_time_compare(invitation.nonce, nonce):
+            return None
+        return invitation
+
+    @property
+    def url(self) -> str:
+        return settings.SITE_URL + reverse("invitation", kwargs={"token": self.token})
+
+    def invitee(self):
+        """The account this invitation is for, if one exists (bound, or found by its address)."""
+        if self.user_id:
+            return self.user
+        from django.contrib.auth import get_user_model
+
+        return find_user_by_email(get_user_model(), self.email)
+
+    def is_for(self, user) -> bool:
+        if not user.is_authenticated:
+            return False
+        if self.user_id:
+            return self.user_id == user.pk
+        invitee = self.invitee()
+        return invitee is not None and invitee.pk == user.pk
+
+
+def find_user_by_email(user_model, email: str):
+    """The account with this e-mail (or, for accounts made by invitations, this username)."""
+    email = normalise_email(email)
+    return (
+        user_model.objects.filter(email__iexact=email).order_by("pk").first()
+        or user_model.objects.filter(username__iexact=email).order_by("pk").first()
+    )
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def for_key(self, key: str):
+        return self.filter(digest=ApiToken.digest_of(key))
+
+
+class ApiToken(models.Model):
+    """A user's REST API key, stored only as its SHA-256: a copy of the database gives no key.
+
+    One per user; making a new one replaces it. The key is random (256 bits), so a fast hash is
+    enough: there is nothing to brute-force. ``prefix`` (its first characters) lets the user and
+    staff tell keys apart without revealing them.
+    """
+
+    PREFIX = "arv_"
+    SHOWN_CHARS = 8
+    # Writing "last used" on every request would cost a write per API call.
+    LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("key starts with"), max_length=SHOWN_CHARS, editable=False)
+    created_at = models.DateTimeField(_("made"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @staticmethod
+    def digest_of(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @classmethod
+    def issue(cls, user) -> tuple[ApiToken, str]:
+        """A new key for *user*, replacing any previous one; the key itself is returned only here."""
+        key = cls.PREFIX + secrets.token_urlsafe(32)
+        with transaction.atomic():
+            cls.objects.filter(user=user).delete()
+            token = cls.objects.create(user=user, digest=cls.digest_of(key), prefix=key[: cls.SHOWN_CHARS])
+        return token, key
+
+    def touch(self) -> None:
+        now = timezone.now()
+        if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
 
 
 class ProjectQuerySet(models.QuerySet):

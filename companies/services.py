@@ -16,22 +16,29 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from arv.storage import StorageUnavailable
-from companies.models import Company, Membership, Project, StorageConnection, StorageMove, StorageMoveFile
+from companies.models import (
+    Company,
+    Invitation,
+    Membership,
+    Project,
+    StorageConnection,
+    StorageMove,
+    StorageMoveFile,
+    find_user_by_email,
+    new_invitation_nonce,
+    normalise_email,
+)
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -108,59 +115,149 @@ def update_project(*, project: Project, **fields) -> Project:
     return project
 
 
-def _send_invitation(*, user, company: Company, invited_by, needs_password: bool) -> None:
-    context = {
-        "user": user,
-        "company": company,
-        "invited_by": invited_by,
-        "site_name": settings.SITE_NAME,
-        "site_url": settings.SITE_URL,
-        "login_url": settings.SITE_URL + reverse("login"),
-        "set_password_url": (
-            settings.SITE_URL
-            + reverse(
-                "password_reset_confirm",
-                kwargs={
-                    "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-                    "token": default_token_generator.make_token(user),
-                },
-            )
-            if needs_password
-            else ""
-        ),
-    }
-    subject = _("You were invited to %(company)s on %(site)s") % {"company": company.name, "site": settings.SITE_NAME}
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("companies/email/invitation.txt", context),
-        to=[user.email],
-    )
-    message.attach_alternative(render_to_string("companies/email/invitation.html", context), "text/html")
+def _send_invitation(invitation: Invitation) -> None:
+    invitee = invitation.invitee()
+    company = invitation.company
+    # In the company's language and time zone, like every message the platform sends it.
+    with translation.override(company.language), timezone.override(company.timezone):
+        context = {
+            "invitation": invitation,
+            "company": company,
+            "role": invitation.get_role_display(),
+            "email": invitation.email,
+            # An account with a password logs in to answer; anyone else sets a password on the page.
+            "has_account": invitee is not None and invitee.has_usable_password(),
+            "url": invitation.url,
+            "site_name": settings.SITE_NAME,
+            "site_url": settings.SITE_URL,
+            "tz": company.timezone,
+        }
+        subject = _("You are invited to %(company)s on %(site)s") % {
+            "company": company.name,
+            "site": settings.SITE_NAME,
+        }
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string("companies/email/invitation.txt", context),
+            to=[invitation.email],
+        )
+        message.attach_alternative(render_to_string("companies/email/invitation.html", context), "text/html")
     message.send()
 
 
 @transaction.atomic
-def invite_member(*, company: Company, invited_by, email: str, role: str) -> Membership:
-    """Add a user (creating them if new) and e-mail them a link to set their password."""
-    email = User.objects.normalize_email(email).strip().lower()
-    user = User.objects.filter(email__iexact=email).first() or User.objects.filter(username__iexact=email).first()
-    created = user is None
-    if created:
-        user = User(username=email, email=email)
-        user.set_unusable_password()
-        user.full_clean()
-        user.save()
-    elif company.memberships.filter(user=user).exists():
+def invite_member(*, company: Company, invited_by, email: str, role: str) -> Invitation:
+    """Invite *email* to *company* with *role*, to be accepted (or not) by the invitee.
+
+    Nothing is granted here: the membership is made only when the invited account accepts
+    (:func:`accept_invitation`). Inviting an address again while its invitation is pending sends
+    a fresh link with the new role and expiry; the older link stops working.
+    """
+    email = normalise_email(User.objects.normalize_email(email))
+    if role not in Membership.Role.values:
+        raise ValidationError(_("Choose a valid role."), code="role")
+    user = find_user_by_email(User, email)
+    if user is None and len(email) > User._meta.get_field(User.USERNAME_FIELD).max_length:
+        # A new account's login is its address.
+        raise ValidationError(_("This e-mail address is too long for a login."), code="email_too_long")
+    if user is not None and company.memberships.filter(user=user).exists():
         raise ValidationError(
             _("%(email)s is already a member of this company."), params={"email": email}, code="already_member"
         )
-    membership = Membership.objects.create(user=user, company=company, role=role)
-    needs_password = not user.has_usable_password()
+    expires_at = timezone.now() + timedelta(days=settings.INVITATION_DAYS)
+    # The company row serialises invitations of one company: no two pending ones for one address.
+    Company.objects.select_for_update().filter(pk=company.pk).first()
+    invitation = company.invitations.filter(status=Invitation.Status.PENDING, email=email).first()
+    if invitation is None:
+        invitation = Invitation(company=company, email=email)
+    invitation.user = user
+    invitation.role = role
+    invitation.invited_by = invited_by
+    invitation.expires_at = expires_at
+    invitation.nonce = new_invitation_nonce()
+    invitation.full_clean(validate_unique=False, validate_constraints=False)
+    invitation.save()
     # After commit: a rolled-back invitation must not have sent a working link.
-    transaction.on_commit(
-        lambda: _send_invitation(user=user, company=company, invited_by=invited_by, needs_password=needs_password)
+    transaction.on_commit(lambda: _send_invitation(invitation))
+    return invitation
+
+
+def _open_invitation(invitation: Invitation) -> Invitation:
+    """*invitation* locked for an answer, or a ValidationError saying why it cannot be answered."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError(
+            _("This invitation was already answered or withdrawn (%(state)s)."),
+            params={"state": invitation.get_status_display().lower()},
+            code="closed",
+        )
+    if invitation.is_expired:
+        raise ValidationError(_("This invitation has expired: ask for a new one."), code="expired")
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(*, invitation: Invitation, user) -> Membership:
+    """Make *user* a member with the invited role; only the invited account may do so."""
+    invitation = _open_invitation(invitation)
+    if not invitation.is_for(user):
+        raise ValidationError(_("This invitation is for another account."), code="wrong_account")
+    membership, _created = Membership.objects.get_or_create(
+        user=user, company=invitation.company, defaults={"role": invitation.role}
     )
+    # Already a member (added by staff meanwhile): the invitation does not change their role.
+    invitation.status = Invitation.Status.ACCEPTED
+    invitation.user = user
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "user", "responded_at"])
     return membership
+
+
+@transaction.atomic
+def accept_invitation_with_password(*, invitation: Invitation, password: str, full_name: str = ""):
+    """Accept for an address that has no usable account yet: make (or complete) it with *password*.
+
+    Whoever holds the link read it in that mailbox, which is what a password reset trusts too. An
+    account that already has a password must log in instead.
+    """
+    invitation = _open_invitation(invitation)
+    user = invitation.invitee()
+    if user is not None and user.has_usable_password():
+        raise ValidationError(_("This address has an account: log in to accept."), code="log_in")
+    if user is None:
+        user = User(username=invitation.email, email=invitation.email)
+    if full_name:
+        user.first_name, _sep, user.last_name = full_name.strip().partition(" ")
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    accept_invitation(invitation=invitation, user=user)
+    return user
+
+
+@transaction.atomic
+def decline_invitation(*, invitation: Invitation, user=None) -> None:
+    """Decline: by the invited account, or (``user=None``) by the link's holder when the address
+    has no account with a password."""
+    invitation = _open_invitation(invitation)
+    if user is not None and not invitation.is_for(user):
+        raise ValidationError(_("This invitation is for another account."), code="wrong_account")
+    if user is None:
+        invitee = invitation.invitee()
+        if invitee is not None and invitee.has_usable_password():
+            raise ValidationError(_("This address has an account: log in to answer."), code="log_in")
+    invitation.status = Invitation.Status.DECLINED
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "responded_at"])
+
+
+def revoke_invitation(*, invitation: Invitation) -> bool:
+    """Withdraw a pending invitation; False if it was answered meanwhile. Its link stops working."""
+    return bool(
+        Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+            status=Invitation.Status.REVOKED, responded_at=timezone.now()
+        )
+    )
 
 
 def _owners_left(membership: Membership) -> int:
@@ -182,10 +279,31 @@ def change_member_role(*, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def remove_member(*, membership: Membership) -> None:
-    membership = Membership.objects.select_for_update().select_related("company").get(pk=membership.pk)
+    membership = _lock_membership(membership)
     if membership.is_owner and _owners_left(membership) == 0:
         raise ValidationError(_("The last owner cannot be removed."), code="last_owner")
     membership.delete()
+
+
+@transaction.atomic
+def leave_company(*, membership: Membership) -> None:
+    """The member leaves; a company is never left without an owner."""
+    membership = _lock_membership(membership)
+    if membership.is_owner and _owners_left(membership) == 0:
+        raise ValidationError(
+            _(
+                "You are the last owner of %(company)s: make another member an owner first, "
+                "or ask us to close the company."
+            ),
+            params={"company": membership.company.name},
+            code="last_owner",
+        )
+    membership.delete()
+
+
+def _lock_membership(membership: Membership) -> Membership:
+    # The join locks the company row too: two owners removing each other at once queue on it.
+    return Membership.objects.select_for_update().select_related("company").get(pk=membership.pk)
 
 
 def check_storage_connection(connection: StorageConnection) -> str:

@@ -1,12 +1,15 @@
 from django.urls import include, path
 
-from companies import tokens, views
+from companies import invitations, tokens, views
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("switch/", views.switch_company, name="switch_company"),
+    path("choose/", views.choose_company, name="choose_company"),
+    path("invitations/<int:pk>/accept/", invitations.invitation_accept, name="invitation_accept"),
+    path("invitations/<int:pk>/decline/", invitations.invitation_decline, name="invitation_decline"),
     path("projects/", views.project_list, name="project_list"),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<slug:slug>/edit/", views.project_edit, name="project_edit"),
@@ -19,6 +22,9 @@ urlpatterns = [
     path("brand/domain/", views.domain_set, name="domain_set"),
     path("brand/domain/check/", views.domain_check, name="domain_check"),
     path("brand/domain/remove/", views.domain_remove, name="domain_remove"),
+    path("members/leave/", views.leave_company, name="leave_company"),
+    path("members/invitations/<int:pk>/resend/", views.invitation_resend, name="invitation_resend"),
+    path("members/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("api-token/", tokens.api_token, name="api_token"),
     path("api-token/create/", tokens.api_token_create, name="api_token_create"),
     path("api-token/revoke/", tokens.api_token_revoke, name="api_token_revoke"),

@@ -9,19 +9,27 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from arv.ratelimit import allow
 from arv.storage import StorageUnavailable
 from companies import domains, services
 from companies.access import (
+    SESSION_KEY,
+    account_view,
     check_owner,
     check_write,
+    get_invitation_for_user,
     get_membership_for_user,
     get_project_for_user,
     portal_view,
 )
 from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
-from companies.models import Company, Project
+from companies.models import Company, Invitation, Project
 from content import services as content_services
+
+# Invitation e-mails an owner may send per company per hour: enough for onboarding a team, too
+# few to use the platform's mail server against someone's inbox.
+INVITATIONS_PER_HOUR = 30
 
 PROJECTS_PER_PAGE = 25
 
@@ -31,26 +39,61 @@ def _add_errors(form, exc: ValidationError) -> None:
         form.add_error(None, message)
 
 
+def _own_invitations(request):
+    return Invitation.objects.for_user(request.user).select_related("company", "invited_by").order_by("created_at")
+
+
 @portal_view
 def dashboard(request):
     company = request.tenant.company
     projects = Project.objects.for_company(company).exclude(status=Project.Status.ARCHIVED).with_portrait_counts()
-    return render(request, "companies/dashboard.html", {"company": company, "projects": projects[:50]})
+    return render(
+        request,
+        "companies/dashboard.html",
+        {"company": company, "projects": projects[:50], "invitations": _own_invitations(request)},
+    )
+
+
+def _safe_next(request, target: str) -> str:
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+@account_view
+def choose_company(request):
+    """Which company to work in, for users of several; the choice lasts for the session."""
+    tenant = request.tenant
+    if not tenant.memberships:
+        return redirect("portal:dashboard")
+    return render(
+        request,
+        "companies/choose_company.html",
+        {
+            "memberships": tenant.memberships,
+            "current": tenant.membership,
+            "next": _safe_next(request, request.GET.get("next", "")),
+            "invitations": _own_invitations(request),
+        },
+    )
 
 
 @require_POST
-@portal_view
+@account_view
 def switch_company(request):
     form = SwitchCompanyForm(request.POST)
+    had_choice = request.tenant.membership is not None
     if form.is_valid() and request.tenant.switch(form.cleaned_data["company"]):
-        target = form.cleaned_data["next"]
-        # Object URLs of the old company would 404 in the new one: only non-portal pages are kept.
-        safe = target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-        if safe and not target.startswith("/portal/"):
+        target = _safe_next(request, form.cleaned_data["next"])
+        # Object URLs of the old company would 404 in the new one: after a switch only non-portal
+        # pages are kept; a first choice goes on to the page that asked for it.
+        if target and (not had_choice or not target.startswith("/portal/")):
             return redirect(target)
         return redirect("portal:dashboard")
     messages.error(request, _("You are not a member of that company."))
-    return redirect("portal:dashboard")
+    return redirect("portal:choose_company" if request.tenant.needs_choice else "portal:dashboard")
 
 
 @portal_view
@@ -108,15 +151,45 @@ def project_archive(request, slug):
     return redirect("portal:project_list")
 
 
-@portal_view
-def member_list(request):
+def _member_page(request, *, invite_form=None, status=200):
     company = request.tenant.company
+    is_owner = request.tenant.membership.is_owner
     members = company.memberships.select_related("user").order_by("user__email", "user__username")
+    invitations = (
+        company.invitations.filter(status=Invitation.Status.PENDING).select_related("invited_by").order_by("email")
+        if is_owner
+        else []
+    )
     return render(
         request,
         "companies/member_list.html",
-        {"members": members, "invite_form": InviteForm(), "is_owner": request.tenant.membership.is_owner},
+        {
+            "members": members,
+            "invitations": invitations,
+            "invite_form": invite_form or InviteForm(),
+            "is_owner": is_owner,
+            "me": request.tenant.membership,
+        },
+        status=status,
     )
+
+
+@portal_view
+def member_list(request):
+    return _member_page(request)
+
+
+def _invite(request, membership, form) -> bool:
+    """Send the invitation the valid *form* describes; False (errors on the form) if refused."""
+    if not allow(f"invitations:{membership.company_id}", limit=INVITATIONS_PER_HOUR, window=3600):
+        form.add_error(None, _("Too many invitations were sent in the last hour. Try again later."))
+        return False
+    try:
+        services.invite_member(company=membership.company, invited_by=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return False
+    return True
 
 
 @require_POST
@@ -124,18 +197,53 @@ def member_list(request):
 def member_invite(request):
     membership = check_owner(request)
     form = InviteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.invite_member(company=membership.company, invited_by=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]})
-            return redirect("portal:member_list")
-    members = membership.company.memberships.select_related("user").order_by("user__email", "user__username")
-    return render(
-        request, "companies/member_list.html", {"members": members, "invite_form": form, "is_owner": True}, status=400
-    )
+    if form.is_valid() and _invite(request, membership, form):
+        messages.success(
+            request,
+            _("Invitation sent to %(email)s. They become a member when they accept it.")
+            % {"email": form.cleaned_data["email"]},
+        )
+        return redirect("portal:member_list")
+    return _member_page(request, invite_form=form, status=400)
+
+
+@require_POST
+@portal_view
+def invitation_resend(request, pk):
+    invitation = get_invitation_for_user(request, pk)
+    form = InviteForm({"email": invitation.email, "role": invitation.role})
+    if form.is_valid() and _invite(request, request.tenant.membership, form):
+        messages.success(
+            request, _("A new link was sent to %(email)s; the old one no longer works.") % {"email": invitation.email}
+        )
+    else:
+        messages.error(request, " ".join(form.non_field_errors()) or _("The invitation could not be sent."))
+    return redirect("portal:member_list")
+
+
+@require_POST
+@portal_view
+def invitation_revoke(request, pk):
+    invitation = get_invitation_for_user(request, pk)
+    if services.revoke_invitation(invitation=invitation):
+        messages.success(request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email})
+    else:
+        messages.error(request, _("That invitation was answered meanwhile."))
+    return redirect("portal:member_list")
+
+
+@require_POST
+@portal_view
+def leave_company(request):
+    membership = request.tenant.membership
+    try:
+        services.leave_company(membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("portal:member_list")
+    request.session.pop(SESSION_KEY, None)
+    messages.success(request, _("You left %(company)s.") % {"company": membership.company.name})
+    return redirect("portal:dashboard")
 
 
 @require_POST

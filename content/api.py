@@ -24,6 +24,14 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from arv.api import QuerySerializer, upload_limit_bytes
+from arv.api_fields import (
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictSlugField,
+    StrictSlugRelatedField,
+    StrictURLField,
+)
 from arv.api_policies import Pagination
 from companies.access import check_write
 from companies.api import TenantApiView, paginated, validate_period
@@ -115,7 +123,7 @@ class StoredFileUrlField(serializers.FileField):
         return stored_file_url(value, self.context.get("request"))
 
 
-class PortraitApiUrlField(serializers.URLField):
+class PortraitApiUrlField(StrictURLField):
     """Absolute URL of one of the portrait's API endpoints."""
 
     def __init__(self, url_name: str, **kwargs):
@@ -128,7 +136,7 @@ class PortraitApiUrlField(serializers.URLField):
 
 
 @extend_schema_field({"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$"})
-class ProjectSlugField(serializers.SlugRelatedField):
+class ProjectSlugField(StrictSlugRelatedField):
     """A project of the request's company, by slug; other companies' projects do not exist."""
 
     default_error_messages = {"does_not_exist": gettext_lazy("There is no project “{value}” in this company.")}
@@ -144,18 +152,18 @@ class ProjectSlugField(serializers.SlugRelatedField):
 
 
 class WarningSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    text = serializers.CharField(help_text="In the language of the request (Accept-Language).")
+    code = StrictCharField()
+    text = StrictCharField(help_text="In the language of the request (Accept-Language).")
 
 
 class MarkerSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Job.MARKER_KINDS)
-    status = serializers.ChoiceField(choices=Job.Status.choices)
+    kind = StrictChoiceField(choices=Job.MARKER_KINDS)
+    status = StrictChoiceField(choices=Job.Status.choices)
     score = serializers.IntegerField(allow_null=True, help_text="Trackability, 0–100; null until compiled.")
     warnings = WarningSerializer(many=True)
-    error = serializers.CharField(help_text="Why the marker failed, in plain language; empty otherwise.")
+    error = StrictCharField(help_text="Why the marker failed, in plain language; empty otherwise.")
     reused = serializers.BooleanField(help_text="True when an identical photo's marker was reused.")
-    url = serializers.URLField(allow_null=True, help_text="Download URL of the marker file once ready.")
+    url = StrictURLField(allow_null=True, help_text="Download URL of the marker file once ready.")
 
 
 class MarkersSerializer(serializers.Serializer):
@@ -181,9 +189,9 @@ def markers_data(portrait: Portrait, request) -> dict:
 
 class VideoOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    title = serializers.CharField()
-    status = serializers.ChoiceField(choices=Video.Status.choices)
-    status_message = serializers.CharField()
+    title = StrictCharField()
+    status = StrictChoiceField(choices=Video.Status.choices)
+    status_message = StrictCharField()
     is_active = serializers.BooleanField(help_text="Chosen to play regardless of the schedules.")
     schedule_start = serializers.DateTimeField(allow_null=True)
     schedule_end = serializers.DateTimeField(allow_null=True)
@@ -192,8 +200,8 @@ class VideoOutputSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     size_bytes = serializers.IntegerField()
-    mime_type = serializers.CharField()
-    original_filename = serializers.CharField()
+    mime_type = StrictCharField()
+    original_filename = StrictCharField()
     url = StoredFileUrlField(source="playback_file", help_text="What phones play: the web rendition once made.")
     poster_url = StoredFileUrlField(source="poster")
     created_at = serializers.DateTimeField()
@@ -202,23 +210,23 @@ class VideoOutputSerializer(serializers.Serializer):
 
 class PortraitOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="unique_id", help_text="The portrait's identifier in API and public URLs.")
-    project = serializers.SlugField(source="project.slug")
-    title = serializers.CharField()
-    description = serializers.CharField()
-    status = serializers.ChoiceField(choices=Portrait.Status.choices)
+    project = StrictSlugField(source="project.slug")
+    title = StrictCharField()
+    description = StrictCharField()
+    status = StrictChoiceField(choices=Portrait.Status.choices)
     is_active = serializers.BooleanField()
     published_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
-    customer_name = serializers.CharField()
-    customer_phone = serializers.CharField()
-    customer_email = serializers.CharField()
-    order_reference = serializers.CharField()
+    customer_name = StrictCharField()
+    customer_phone = StrictCharField()
+    customer_email = StrictCharField()
+    order_reference = StrictCharField()
     image_url = StoredFileUrlField(source="image", help_text="The stored photo (normalised JPEG).")
     image_width = serializers.IntegerField()
     image_height = serializers.IntegerField()
-    original_filename = serializers.CharField()
+    original_filename = StrictCharField()
     preview_url = StoredFileUrlField(source="preview")
-    viewer_url = serializers.URLField(source="public_url", help_text="The public AR page the QR code opens.")
+    viewer_url = StrictURLField(source="public_url", help_text="The public AR page the QR code opens.")
     qr_png_url = PortraitApiUrlField("api:portrait_qr_png")
     qr_svg_url = PortraitApiUrlField("api:portrait_qr_svg")
     markers = serializers.SerializerMethodField()
@@ -257,12 +265,12 @@ def portrait_response(request, portrait: Portrait, *, status_code=status.HTTP_20
 class PortraitMetaInputSerializer(serializers.Serializer):
     """The portal's photo fields (PortraitMetaForm)."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
-    customer_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    customer_phone = serializers.CharField(max_length=40, allow_blank=True, required=False)
-    customer_email = serializers.EmailField(allow_blank=True, required=False)
-    order_reference = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    title = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(max_length=5000, allow_blank=True, required=False)
+    customer_name = StrictCharField(max_length=200, allow_blank=True, required=False)
+    customer_phone = StrictCharField(max_length=40, allow_blank=True, required=False)
+    customer_email = StrictEmailField(allow_blank=True, required=False)
+    order_reference = StrictCharField(max_length=100, allow_blank=True, required=False)
     published_at = serializers.DateTimeField(allow_null=True, required=False, help_text="Shown to visitors from.")
     expires_at = serializers.DateTimeField(allow_null=True, required=False, help_text="Shown to visitors until.")
 
@@ -280,10 +288,10 @@ class PortraitListApi(TenantApiView):
     pagination_class = Pagination
 
     class FilterSerializer(QuerySerializer):
-        project = serializers.SlugField(required=False, help_text="Only this project's photos (its slug).")
-        status = serializers.ChoiceField(choices=Portrait.Status.choices, required=False)
+        project = StrictSlugField(required=False, help_text="Only this project's photos (its slug).")
+        status = StrictChoiceField(choices=Portrait.Status.choices, required=False)
         active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        search = serializers.CharField(
+        search = StrictCharField(
             max_length=100,
             required=False,
             allow_blank=True,
@@ -328,8 +336,8 @@ class PortraitCreateApi(TenantApiView):
         project = ProjectSlugField(help_text="Slug of the project the photo goes into.")
         image = ImageUploadField(help_text="JPEG, PNG, WebP or HEIC; at least 480 px on the short side.")
         video = VideoUploadField(required=False, help_text="MP4, MOV or WebM; more videos can be added later.")
-        video_title = serializers.CharField(max_length=200, allow_blank=True, required=False)
-        title = serializers.CharField(
+        video_title = StrictCharField(max_length=200, allow_blank=True, required=False)
+        title = StrictCharField(
             max_length=200, allow_blank=True, default="", help_text="Defaults to the image's file name."
         )
 
@@ -367,7 +375,7 @@ class PortraitDetailApi(TenantApiView):
 class PortraitUpdateApi(TenantApiView):
     @extend_schema_serializer(component_name="PortraitUpdateInput")
     class InputSerializer(PortraitMetaInputSerializer):
-        title = serializers.CharField(max_length=200, required=False)
+        title = StrictCharField(max_length=200, required=False)
         is_active = serializers.BooleanField(required=False, help_text="False hides the photo from visitors.")
 
     @extend_schema(
@@ -403,7 +411,7 @@ class PortraitDeleteApi(TenantApiView):
 
 
 class MarkerStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Portrait.Status.choices, help_text="The portrait's overall status.")
+    status = StrictChoiceField(choices=Portrait.Status.choices, help_text="The portrait's overall status.")
     markers = MarkersSerializer()
 
 
@@ -516,7 +524,7 @@ class VideoAddApi(TenantApiView):
     @extend_schema_serializer(component_name="VideoAddInput")
     class InputSerializer(serializers.Serializer):
         video = VideoUploadField(help_text="MP4, MOV or WebM.")
-        title = serializers.CharField(max_length=200, allow_blank=True, required=False)
+        title = StrictCharField(max_length=200, allow_blank=True, required=False)
         activate = serializers.BooleanField(
             required=False, default=False, help_text="Play this video from now on, regardless of schedules."
         )
@@ -552,7 +560,7 @@ class VideoAddApi(TenantApiView):
 class VideoUpdateApi(TenantApiView):
     @extend_schema_serializer(component_name="VideoUpdateInput")
     class InputSerializer(serializers.Serializer):
-        title = serializers.CharField(max_length=200, allow_blank=True, required=False)
+        title = StrictCharField(max_length=200, allow_blank=True, required=False)
         schedule_start = serializers.DateTimeField(allow_null=True, required=False)
         schedule_end = serializers.DateTimeField(allow_null=True, required=False)
         is_active = serializers.BooleanField(

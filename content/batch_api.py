@@ -20,6 +20,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from arv.api import QuerySerializer, upload_limit_bytes
+from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
 from arv.api_policies import Pagination
 from arv.api_schema import ErrorSerializer
 from arv.storage import StorageUnavailable
@@ -41,8 +42,8 @@ LIVE_STATUSES = [
 
 
 class MessageSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `zip_slip`, `file_missing`.")
-    text = serializers.CharField(help_text="In plain language, in the language of the person who uploaded.")
+    code = StrictCharField(help_text="Stable machine-readable code, e.g. `zip_slip`, `file_missing`.")
+    text = StrictCharField(help_text="In plain language, in the language of the person who uploaded.")
 
 
 class QuotaSerializer(serializers.Serializer):
@@ -60,11 +61,11 @@ class ProgressSerializer(serializers.Serializer):
 
 class BatchOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="uuid")
-    project = serializers.SlugField(source="project.slug")
-    status = serializers.ChoiceField(choices=Batch.Status.choices)
-    source = serializers.ChoiceField(choices=Batch.Source.choices)
-    sheet_format = serializers.ChoiceField(choices=Batch.SheetFormat.choices)
-    original_name = serializers.CharField()
+    project = StrictSlugField(source="project.slug")
+    status = StrictChoiceField(choices=Batch.Status.choices)
+    source = StrictChoiceField(choices=Batch.Source.choices)
+    sheet_format = StrictChoiceField(choices=Batch.SheetFormat.choices)
+    original_name = StrictCharField()
     upload_files = serializers.IntegerField()
     upload_bytes = serializers.IntegerField()
     progress = ProgressSerializer()
@@ -72,11 +73,11 @@ class BatchOutputSerializer(serializers.Serializer):
     quota = QuotaSerializer(allow_null=True, help_text="While waiting for confirmation.")
     error = MessageSerializer(allow_null=True, help_text="Why the whole batch was refused.")
     warnings = MessageSerializer(many=True)
-    rows_url = serializers.URLField()
+    rows_url = StrictURLField()
     print_urls = serializers.DictField(
-        child=serializers.URLField(), help_text="Print PDF per layout (`a4`, `card`), once the batch is ready."
+        child=StrictURLField(), help_text="Print PDF per layout (`a4`, `card`), once the batch is ready."
     )
-    csv_url = serializers.URLField(allow_null=True, help_text="Orders with viewer and QR URLs, once ready.")
+    csv_url = StrictURLField(allow_null=True, help_text="Orders with viewer and QR URLs, once ready.")
     created_at = serializers.DateTimeField()
     checked_at = serializers.DateTimeField(allow_null=True)
     confirmed_at = serializers.DateTimeField(allow_null=True)
@@ -128,8 +129,8 @@ def batch_response(request, batch: Batch, *, status_code=status.HTTP_200_OK) -> 
 
 class RowPortraitSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="unique_id")
-    status = serializers.ChoiceField(choices=Portrait.Status.choices)
-    viewer_url = serializers.URLField(source="public_url")
+    status = StrictChoiceField(choices=Portrait.Status.choices)
+    viewer_url = StrictURLField(source="public_url")
     qr_png_url = serializers.SerializerMethodField()
 
     def get_qr_png_url(self, portrait) -> str:
@@ -139,18 +140,18 @@ class RowPortraitSerializer(serializers.Serializer):
 
 class BatchRowSerializer(serializers.Serializer):
     line = serializers.IntegerField(source="number", help_text="orders.csv line, or place in the file list.")
-    status = serializers.ChoiceField(
+    status = StrictChoiceField(
         source="live_status",
         choices=LIVE_STATUSES,
         help_text="Before confirmation: valid, invalid, exists. After: queued, processing, ready, failed, skipped.",
     )
-    photo = serializers.CharField(source="photo_name")
-    videos = serializers.ListField(source="video_names", child=serializers.CharField())
-    title = serializers.CharField()
-    customer_name = serializers.CharField()
-    customer_phone = serializers.CharField()
-    customer_email = serializers.CharField()
-    order_reference = serializers.CharField()
+    photo = StrictCharField(source="photo_name")
+    videos = serializers.ListField(source="video_names", child=StrictCharField())
+    title = StrictCharField()
+    customer_name = StrictCharField()
+    customer_phone = StrictCharField()
+    customer_email = StrictCharField()
+    order_reference = StrictCharField()
     show_from = serializers.DateTimeField(source="published_at", allow_null=True)
     show_until = serializers.DateTimeField(source="expires_at", allow_null=True)
     needed_bytes = serializers.IntegerField()
@@ -163,8 +164,8 @@ class BatchListApi(TenantApiView):
     pagination_class = Pagination
 
     class FilterSerializer(QuerySerializer):
-        project = serializers.SlugField(required=False, help_text="Only this project's batches (its slug).")
-        status = serializers.ChoiceField(choices=Batch.Status.choices, required=False)
+        project = StrictSlugField(required=False, help_text="Only this project's batches (its slug).")
+        status = StrictChoiceField(choices=Batch.Status.choices, required=False)
 
     query_serializer = FilterSerializer
 
@@ -207,7 +208,7 @@ class BatchCreateApi(TenantApiView):
             required=False,
             help_text="The photos, videos and orders.csv themselves (at most 100 in one request).",
         )
-        sheet_format = serializers.ChoiceField(
+        sheet_format = StrictChoiceField(
             choices=Batch.SheetFormat.choices, default=Batch.SheetFormat.A4, help_text="Layout of the print PDF."
         )
 
@@ -320,8 +321,8 @@ def _ready_batch(request, uuid) -> Batch:
 
 
 class PrintStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=BatchPrintFile.Status.choices)
-    detail = serializers.CharField()
+    status = StrictChoiceField(choices=BatchPrintFile.Status.choices)
+    detail = StrictCharField()
 
 
 class DownloadApi(TenantApiView):
@@ -332,7 +333,7 @@ class DownloadApi(TenantApiView):
 
 class BatchPrintApi(DownloadApi):
     class FormatSerializer(QuerySerializer):
-        format = serializers.ChoiceField(choices=Batch.SheetFormat.choices, required=False)
+        format = StrictChoiceField(choices=Batch.SheetFormat.choices, required=False)
 
     query_serializer = FormatSerializer
 

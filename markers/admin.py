@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -55,7 +56,7 @@ class JobAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a>', reverse("admin:markers_job_inspect", args=[obj.pk]), _("Inspect the .mind file")
         )
 
-    @admin.action(description=_("Retry the selected jobs"))
+    @admin.action(description=_("Retry the selected jobs"), permissions=["change"])
     def retry(self, request, queryset):
         count = 0
         for job in queryset.select_related("portrait", "video"):
@@ -76,6 +77,9 @@ class JobAdmin(admin.ModelAdmin):
     def inspect_view(self, request, pk):
         from markers import mindar
 
+        # admin_view() only checks is_staff: reading a marker needs the permission to view jobs.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         job = get_object_or_404(Job.objects.select_related("portrait__company"), pk=pk, kind=Job.Kind.MINDAR)
         if not job.output:
             raise Http404

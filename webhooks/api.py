@@ -19,6 +19,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from arv.api import QuerySerializer
+from arv.api_fields import StrictCharField, StrictChoiceField
 from arv.api_policies import Pagination
 from arv.api_schema import ErrorSerializer
 from companies.api import TenantApiView, paginated
@@ -39,7 +40,7 @@ CONFLICT = OpenApiResponse(ErrorSerializer, "Refused for now; `detail` says why 
 
 
 class SecretSerializer(serializers.Serializer):
-    hint = serializers.CharField(help_text="The secret's first characters, to tell secrets apart.")
+    hint = StrictCharField(help_text="The secret's first characters, to tell secrets apart.")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(
         allow_null=True, help_text="null for the current secret; for the previous one, when it stops signing."
@@ -48,11 +49,11 @@ class SecretSerializer(serializers.Serializer):
 
 class EndpointOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
-    url = serializers.CharField()
-    description = serializers.CharField()
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EventType.subscribable()))
+    url = StrictCharField()
+    description = StrictCharField()
+    event_types = serializers.ListField(child=StrictChoiceField(choices=EventType.subscribable()))
     is_active = serializers.BooleanField(help_text="Off: no event is sent to it (test events and redeliveries are).")
-    disabled_reason = serializers.ChoiceField(
+    disabled_reason = StrictChoiceField(
         choices=Endpoint.DisabledReason.choices,
         allow_blank=True,
         help_text="Why it is off: `manual`, or `failing` when every attempt failed for 3 days; empty while on.",
@@ -75,12 +76,12 @@ class EndpointOutputSerializer(serializers.Serializer):
 
 
 class EndpointWithSecretSerializer(EndpointOutputSerializer):
-    secret = serializers.CharField(help_text="The new signing secret (`whsec_…`): shown in this answer only.")
+    secret = StrictCharField(help_text="The new signing secret (`whsec_…`): shown in this answer only.")
 
 
 class EventSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The `webhook-id` header: the same on every retry and redelivery.")
-    type = serializers.ChoiceField(choices=EventType.choices)
+    type = StrictChoiceField(choices=EventType.choices)
     created_at = serializers.DateTimeField()
 
 
@@ -88,13 +89,13 @@ class DeliveryOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     endpoint = serializers.UUIDField(source="endpoint.public_id")
     event = EventSummarySerializer()
-    trigger = serializers.ChoiceField(choices=Delivery.Trigger.choices)
-    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    trigger = StrictChoiceField(choices=Delivery.Trigger.choices)
+    status = StrictChoiceField(choices=Delivery.Status.choices)
     attempts = serializers.IntegerField()
     next_attempt_at = serializers.DateTimeField(allow_null=True, help_text="When the next try is due (`pending`).")
     response_status = serializers.IntegerField(allow_null=True, help_text="The last attempt's HTTP status.")
     duration_ms = serializers.IntegerField(allow_null=True, help_text="The last attempt's duration.")
-    error = serializers.CharField(help_text="Why the last attempt failed; empty after a success.")
+    error = StrictCharField(help_text="Why the last attempt failed; empty after a success.")
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -149,12 +150,12 @@ def _delivery_response(delivery: Delivery, *, status_code=status.HTTP_200_OK) ->
 
 
 class EndpointInputSerializer(serializers.Serializer):
-    url = serializers.CharField(
+    url = StrictCharField(
         max_length=2000, help_text="http(s) URL on a public address; no user name, password or fragment."
     )
-    description = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    description = StrictCharField(max_length=200, allow_blank=True, required=False)
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventType.subscribable()), min_length=1, max_length=20
+        child=StrictChoiceField(choices=EventType.subscribable()), min_length=1, max_length=20
     )
     is_active = serializers.BooleanField(required=False, default=True)
 
@@ -206,9 +207,9 @@ class EndpointDetailApi(TenantApiView):
 
 class EndpointUpdateApi(TenantApiView):
     class InputSerializer(EndpointInputSerializer):
-        url = serializers.CharField(max_length=2000, required=False)
+        url = StrictCharField(max_length=2000, required=False)
         event_types = serializers.ListField(
-            child=serializers.ChoiceField(choices=EventType.subscribable()), min_length=1, max_length=20, required=False
+            child=StrictChoiceField(choices=EventType.subscribable()), min_length=1, max_length=20, required=False
         )
         is_active = serializers.BooleanField(
             required=False, help_text="true turns it on again (the 3 days of failures start over)."
@@ -293,8 +294,8 @@ class DeliveryListApi(TenantApiView):
     pagination_class = Pagination
 
     class FilterSerializer(QuerySerializer):
-        status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
-        event_type = serializers.ChoiceField(choices=EventType.choices, required=False)
+        status = StrictChoiceField(choices=Delivery.Status.choices, required=False)
+        event_type = StrictChoiceField(choices=EventType.choices, required=False)
 
     query_serializer = FilterSerializer
 

@@ -4,12 +4,11 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from arv import settings as arv_settings
 from arv.testing.api import errors_of, reset_throttles, token_client
-from companies.models import Company, Membership, Project
+from companies.models import ApiToken, Company, Membership, Project
 
 PROJECTS = "/api/v1/projects/"
 
@@ -26,7 +25,7 @@ def test_anonymous_requests_get_401_with_the_token_challenge(tenants):
 @pytest.mark.django_db
 def test_a_wrong_or_revoked_token_gets_401(tenants):
     client = token_client(tenants.owner)
-    Token.objects.filter(user=tenants.owner).delete()
+    ApiToken.objects.filter(user=tenants.owner).delete()
     response = client.get(PROJECTS)
     assert response.status_code == 401 and response.json()["code"] == "authentication_failed"
     response = APIClient(HTTP_AUTHORIZATION="Token " + "0" * 40).get(PROJECTS)
@@ -34,13 +33,33 @@ def test_a_wrong_or_revoked_token_gets_401(tenants):
 
 
 @pytest.mark.django_db
-def test_a_token_made_by_the_management_command_works(tenants, capsys):
-    call_command("drf_create_token", "eddie")
-    key = capsys.readouterr().out.split()[2]
-    assert Token.objects.get(user=tenants.editor).key == key
+def test_a_token_made_by_the_management_command_works_and_only_its_hash_is_kept(tenants, capsys):
+    call_command("create_api_token", "eddie")
+    key = capsys.readouterr().out.strip()
+    token = ApiToken.objects.get(user=tenants.editor)
+    assert key.startswith("arv_") and len(key) > 40
+    assert key not in (token.digest, token.prefix) and token.prefix == key[:8]
     reset_throttles(tenants.editor)
     response = APIClient(HTTP_AUTHORIZATION=f"Token {key}").get(PROJECTS)
     assert response.status_code == 200 and response.json()["count"] == 1
+    # A second run replaces the key: the first one stops working.
+    call_command("create_api_token", "eddie")
+    captured = capsys.readouterr()
+    assert "no longer works" in captured.err and captured.out.strip() != key
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").get(PROJECTS).status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_token_command_refuses_unknown_and_deactivated_users(tenants):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no user"):
+        call_command("create_api_token", "nobody")
+    tenants.editor.is_active = False
+    tenants.editor.save()
+    with pytest.raises(CommandError, match="deactivated"):
+        call_command("create_api_token", "eddie")
+    assert not ApiToken.objects.exists()
 
 
 @pytest.mark.django_db
@@ -77,9 +96,20 @@ def two_companies(tenants):
 
 
 @pytest.mark.django_db
-def test_the_company_is_the_first_by_name_unless_x_company_names_another(tenants, two_companies):
-    slugs = [p["slug"] for p in token_client(tenants.owner).get(PROJECTS).json()["results"]]
-    assert slugs == ["weddings"]
+def test_a_user_of_several_companies_must_name_one(tenants, two_companies):
+    """Never "the first by name": without X-Company, a 400 that says what to send, and nothing done."""
+    client = token_client(tenants.owner)
+    for response in (
+        client.get(PROJECTS),
+        client.post(PROJECTS, {"name": "Where?"}, format="json"),
+        client.get("/api/v1/portraits/"),
+        client.get(PROJECTS, HTTP_X_COMPANY=""),
+    ):
+        assert response.status_code == 400
+        body = response.json()
+        assert body["code"] == "company_required"
+        assert "X-Company" in body["detail"] and "alpha" in body["detail"] and "gamma" in body["detail"]
+    assert not Project.objects.filter(name="Where?").exists()
     client = token_client(tenants.owner, company="gamma")
     assert [p["slug"] for p in client.get(PROJECTS).json()["results"]] == ["gamma-things"]
     # Alice's role is the one she has in the company named: a viewer at Gamma.

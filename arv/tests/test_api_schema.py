@@ -51,7 +51,9 @@ def test_every_operation_documents_its_errors_and_the_company_header(schema):
         for method, operation in item.items():
             operation_ids.append(operation["operationId"])
             assert operation.get("summary"), (path, method)
-            assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+            # 400 at least for users of several companies who send no X-Company (company_required).
+            assert {"400", "401", "403", "429"} <= set(operation["responses"]), (path, method)
+            assert "company_required" in operation["responses"]["400"]["description"], (path, method)
             if "{" in path:
                 assert "404" in operation["responses"], (path, method)
             headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]

@@ -74,7 +74,7 @@ def test_create_calls_the_service_and_answers_the_new_project(tenants):
         ({"name": "   "}, ["name"]),
         ({"name": "x" * 201}, ["name"]),
         ({"name": "a\x00b"}, ["name"]),
-        ({"name": 42, "auto_renew": "perhaps"}, ["auto_renew"]),
+        ({"name": 42, "auto_renew": "perhaps"}, ["auto_renew", "name"]),  # a number is not a name
         ({"name": "ok", "tags": "a,b"}, ["tags"]),
         ({"name": "ok", "tags": ["t"] * 21}, ["tags"]),
         ({"name": "ok", "tags": ["x" * 41]}, ["tags.0"]),

@@ -1,10 +1,13 @@
 """The cross-tenant matrix: every portal URL against another company's objects, anonymously, and
 with a read-only role."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from companies.models import Membership
+from companies.models import Invitation, Membership
 
 
 @pytest.fixture
@@ -16,6 +19,9 @@ def world(tenants, make_portrait):
     tenants.video_b = tenants.portrait_b.videos.get()
     tenants.member_a = Membership.objects.get(user=tenants.editor)
     tenants.member_b = Membership.objects.get(user=tenants.outsider)
+    soon = timezone.now() + timedelta(days=7)
+    tenants.invitation_a = Invitation.objects.create(company=tenants.a, email="x@example.com", expires_at=soon)
+    tenants.invitation_b = Invitation.objects.create(company=tenants.b, email="y@example.com", expires_at=soon)
     return tenants
 
 
@@ -25,6 +31,7 @@ def object_urls(w, *, company):
     portrait = w.portrait_a if company == "a" else w.portrait_b
     video = w.video_a if company == "a" else w.video_b
     member = w.member_a if company == "a" else w.member_b
+    invitation = w.invitation_a if company == "a" else w.invitation_b
     u, v = portrait.unique_id, video.pk
     return [
         ("get", reverse("portal:project_detail", args=[project.slug])),
@@ -47,6 +54,8 @@ def object_urls(w, *, company):
         ("post", reverse("portal:video_delete", args=[u, v])),
         ("post", reverse("portal:member_role", args=[member.pk])),
         ("post", reverse("portal:member_remove", args=[member.pk])),
+        ("post", reverse("portal:invitation_resend", args=[invitation.pk])),
+        ("post", reverse("portal:invitation_revoke", args=[invitation.pk])),
     ]
 
 
@@ -58,6 +67,8 @@ COLLECTION_URLS = [
     ("get", "portal:member_list"),
     ("post", "portal:member_invite"),
     ("post", "portal:switch_company"),
+    ("get", "portal:choose_company"),
+    ("post", "portal:leave_company"),
 ]
 
 
@@ -68,6 +79,8 @@ def test_another_companys_objects_are_404_for_every_url(client, world):
         response = getattr(client, method)(url)
         assert response.status_code == 404, (method, url, response.status_code)
     # Nothing of theirs changed.
+    world.invitation_b.refresh_from_db()
+    assert world.invitation_b.status == "pending"
     world.portrait_b.refresh_from_db()
     world.project_b.refresh_from_db()
     assert world.project_b.status == "active"

@@ -19,9 +19,8 @@ import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
-from rest_framework.authtoken.models import Token
 
-from arv.testing.api import reset_throttles
+from arv.testing.api import api_key, reset_throttles
 from content import batches
 from content.models import Batch
 from content.tests.batch_data import jpeg_bytes
@@ -137,7 +136,7 @@ def test_a_2gb_archive_streams_through_the_web_and_the_check(tenants, tmp_path, 
     archive = tmp_path / "big.zip"
     size = sparse_archive(archive)
     assert size > 2 * 1024 * MB
-    token = Token.objects.create(user=tenants.owner).key
+    token = api_key(tenants.owner)
     reset_throttles(tenants.owner)
     boundary = "arv-boundary-0123456789"
     head = (

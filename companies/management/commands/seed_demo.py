@@ -1,5 +1,12 @@
-"""Create the demo logins, a demo company and a demo living photo; safe to run any number of times."""
+"""Create the demo logins, a demo company and a demo living photo; safe to run any number of times.
 
+The logins get random passwords, printed once when they are made and stored nowhere else (the
+database keeps only their hashes): `make run` on a public server must not open a back office with
+a password everyone can read in the README. Passwords of earlier versions' fixed demo logins are
+replaced the same way.
+"""
+
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -11,14 +18,19 @@ from django.db import transaction
 
 from companies.models import Company, Membership, Project
 
-ADMIN_USERNAME, ADMIN_PASSWORD = "admin", "admin-demo-pass"
-DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-pass"
+ADMIN_USERNAME, DEMO_USERNAME = "admin", "demo"
+# What earlier versions set: public knowledge, so never left in place.
+WELL_KNOWN_PASSWORDS = {ADMIN_USERNAME: "admin-demo-pass", DEMO_USERNAME: "demo-pass"}
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(12)
 
 
 class Command(BaseCommand):
     help = (
         "Create (once) a staff superuser `admin`, a demo company with a project and its owner `demo`, "
-        "and a demo living photo in the project."
+        "and a demo living photo in the project. New logins get random passwords, printed only once."
     )
 
     def demo_portrait(self, *, project, user):
@@ -75,23 +87,25 @@ class Command(BaseCommand):
             writer.write(frame)
         writer.release()
 
+    def login(self, username: str, defaults: dict) -> tuple:
+        """(user, new password or None): a password is set only for a new login, or one still
+        using an earlier version's well-known password."""
+        user, created = get_user_model().objects.get_or_create(username=username, defaults=defaults)
+        if not created and not user.check_password(WELL_KNOWN_PASSWORDS[username]):
+            return user, None
+        if not created:
+            self.stdout.write(self.style.WARNING(f"{username} still had the old demo password: it was replaced."))
+        password = new_password()
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return user, password
+
     @transaction.atomic
     def handle(self, *args, **options):
-        User = get_user_model()
-        admin, admin_created = User.objects.get_or_create(
-            username=ADMIN_USERNAME,
-            defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True},
+        admin, admin_password = self.login(
+            ADMIN_USERNAME, {"email": "admin@example.com", "is_staff": True, "is_superuser": True}
         )
-        if admin_created:
-            admin.set_password(ADMIN_PASSWORD)
-            admin.save(update_fields=["password"])
-
-        demo, demo_created = User.objects.get_or_create(
-            username=DEMO_USERNAME, defaults={"email": "demo@example.com", "first_name": "Demo"}
-        )
-        if demo_created:
-            demo.set_password(DEMO_PASSWORD)
-            demo.save(update_fields=["password"])
+        demo, demo_password = self.login(DEMO_USERNAME, {"email": "demo@example.com", "first_name": "Demo"})
 
         company, _ = Company.objects.get_or_create(
             slug="demo-studio",
@@ -109,6 +123,18 @@ class Command(BaseCommand):
             portrait = self.demo_portrait(project=project, user=demo)
             self.stdout.write(f"Demo photo uploaded; the worker makes it ready: {portrait.public_url}")
 
-        self.stdout.write(self.style.SUCCESS("Demo data is in place. Logins (unless you changed them):"))
-        self.stdout.write(f"  back office, staff:        {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
-        self.stdout.write(f"  portal, owner of {company.name}: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(self.style.SUCCESS("Demo data is in place. Logins:"))
+        self.stdout.write(f"  back office, staff:        {self.shown(ADMIN_USERNAME, admin_password)}")
+        self.stdout.write(f"  portal, owner of {company.name}: {self.shown(DEMO_USERNAME, demo_password)}")
+        if admin_password or demo_password:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Write the new password(s) down now: they are shown only this once and stored nowhere else."
+                )
+            )
+
+    @staticmethod
+    def shown(username: str, password: str | None) -> str:
+        if password:
+            return f"{username} / {password}"
+        return f"{username} (password shown when it was made; forgot it? python manage.py changepassword {username})"
