@@ -2,7 +2,8 @@
 
 ``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
 project, storage connection, rotation and ready markers, in one query), its playable videos, and
-the views counter (batched per process, see viewer/counter.py). Rendered pages are reused for a
+the views counter (batched per process, see viewer/counter.py). A client's reloads of one photo
+count as one view per VIEW_COUNT_WINDOW_SECONDS (a check in the shared cache, no query). Rendered pages are reused for a
 few seconds by each process (viewer/pagecache.py). The page runs the photo's AR engine: MindAR,
 or AR.js NFT (``Portrait.engine``), whose three marker files come from ``/v/<uuid>/nft/...``.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+from django.conf import settings
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -26,8 +28,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from arv.addresses import client_key
 from arv.csp import add_csp, script_hash
 from arv.media import serve_file
+from arv.ratelimit import first_in_window
 from arv.storage import storage_for_company
 from companies.models import Project, ViewerEngine
 from content.models import Portrait, Video
@@ -115,8 +119,15 @@ def _target(storage, portrait: Portrait, video: Video) -> dict:
     }
 
 
-def _counts(request) -> bool:
-    return request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
+def _count_view(request, uuid, portrait_pk: int, now) -> None:
+    """Count a person's page load: not a bot's, not a HEAD, and not a reload storm's (one view per
+    client and photo per VIEW_COUNT_WINDOW_SECONDS)."""
+    if request.method != "GET" or is_bot(request.headers.get("User-Agent", "")):
+        return
+    window = settings.VIEW_COUNT_WINDOW_SECONDS
+    if window and not first_in_window(f"view:{uuid}:{client_key(request)}", window=window):
+        return
+    counter.count(portrait_pk, now)
 
 
 @never_cache
@@ -125,8 +136,8 @@ def page(request, uuid):
     key = ("page", str(uuid), request.LANGUAGE_CODE)
     cached = pagecache.get(key)
     if cached is not None:
-        if cached.portrait_pk and _counts(request):
-            counter.count(cached.portrait_pk, timezone.now())
+        if cached.portrait_pk:
+            _count_view(request, uuid, cached.portrait_pk, timezone.now())
         response = HttpResponse(cached.content, status=cached.status, content_type=cached.content_type)
         response.csp_extra = cached.csp_extra
         if cached.permissions_policy:
@@ -155,8 +166,7 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
             request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
         )
         return still, None
-    if _counts(request):
-        counter.count(portrait.pk, now)
+    _count_view(request, uuid, portrait.pk, now)
     storage = storage_for_company(portrait.company)
     config = {
         "engine": engine,
