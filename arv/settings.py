@@ -296,6 +296,12 @@ VENDOR_STATIC = {
 STATICFILES_DIRS = [BASE_DIR / "static"] + [(prefix, path) for prefix, path in VENDOR_STATIC.items() if path.is_dir()]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media", base=BASE_DIR)
+# Absolute folders, besides MEDIA_ROOT, that local-disk storage connections may use (a second
+# disk, say). A connection's folder anywhere else is refused: its files would be served.
+LOCAL_STORAGE_ROOTS = env_list("LOCAL_STORAGE_ROOTS", [])
+for _root in LOCAL_STORAGE_ROOTS:
+    if not Path(_root).is_absolute():
+        raise ImproperlyConfigured(f"LOCAL_STORAGE_ROOTS: {_root!r} is not an absolute path.")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

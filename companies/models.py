@@ -93,6 +93,20 @@ class StorageConnection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self):
+        if self.provider == self.Provider.LOCAL:
+            from arv.storage import UnsafeLocation, local_location
+
+            try:
+                local_location(self.base_path)
+            except UnsafeLocation:
+                message = _(
+                    "This folder is outside MEDIA_ROOT (%(root)s), and everything a local connection holds "
+                    "can be served: use a folder inside it, or have the operator list its parent folder in "
+                    "LOCAL_STORAGE_ROOTS."
+                ) % {"root": settings.MEDIA_ROOT}
+                raise ValidationError({"base_path": message}) from None
+
     @property
     def credentials(self) -> dict:
         return crypto.decrypt_json(self.credentials_encrypted)
