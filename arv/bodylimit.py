@@ -5,7 +5,8 @@ token before any view (or login check) runs, spooling every file to disk. So the
 here, from the header alone, for every request:
 
 - anonymous requests (no session user, no ``Authorization`` header) may send forms, not files:
-  ANONYMOUS_MAX_BODY_BYTES;
+  ANONYMOUS_MAX_BODY_BYTES. Not under /api/: its views are exempt from the CSRF middleware and
+  DRF refuses a request without credentials (401) before it reads the body;
 - everyone else at most the largest upload there is, a photo and a video in one request
   (UPLOAD_MAX_MB + VIDEO_MAX_MB, plus room for the form's fields). The API's views keep their
   own, tighter limits per endpoint (``arv.api.ApiView``).
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 # Log-in, password reset and the viewer's beacon: all far below this.
 ANONYMOUS_MAX_BODY_BYTES = 64 * 1024
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+API_PREFIX = "/api/"
 
 
 def upload_limit_bytes(*limits_mb: int) -> int:
@@ -65,7 +67,7 @@ class BodySizeLimitMiddleware:
                     _("The request is %(size)s; at most %(limit)s are accepted.")
                     % {"size": filesizeformat(length), "limit": filesizeformat(limit)},
                 )
-            if not _may_upload(request):
+            if not _may_upload(request) and not request.path.startswith(API_PREFIX):
                 return _too_large(
                     request,
                     _("The request is %(size)s, more than is accepted before logging in (%(limit)s). Log in first.")
@@ -75,7 +77,7 @@ class BodySizeLimitMiddleware:
 
 
 def _too_large(request, message: str) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(API_PREFIX):
         # The API's documented error shape (arv.api.RequestTooLarge).
         return JsonResponse({"detail": message, "code": "too_large"}, status=413)
     return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

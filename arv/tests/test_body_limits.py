@@ -94,3 +94,12 @@ def test_small_anonymous_posts_and_the_beacon_pass(client, ready_portrait):
 def test_the_cap_follows_the_upload_limits(settings):
     settings.UPLOAD_MAX_MB, settings.VIDEO_MAX_MB = 20, 200
     assert max_body_bytes() == 221 * 2**20
+
+
+@pytest.mark.django_db
+def test_the_api_asks_for_credentials_before_it_judges_a_forms_size(client):
+    """A request without credentials gets the API's 401 (DRF reads no body before authenticating),
+    as its schema promises; only the cap for everyone applies there."""
+    body = b"x" * (ANONYMOUS_MAX_BODY_BYTES + 1)
+    response = client.post("/api/v1/projects/", body, content_type="application/json")
+    assert response.status_code == 401
