@@ -3,9 +3,10 @@
 ``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
 project, storage connection, rotation and ready markers, in one query), its playable videos, and
 the views counter (batched per process, see viewer/counter.py). A client's reloads of one photo
-count as one view per VIEW_COUNT_WINDOW_SECONDS (a check in the shared cache, no query). Rendered pages are reused for a
-few seconds by each process (viewer/pagecache.py). The page runs the photo's AR engine: MindAR,
-or AR.js NFT (``Portrait.engine``), whose three marker files come from ``/v/<uuid>/nft/...``.
+count as one view per VIEW_COUNT_WINDOW_SECONDS (the counter settles that in the shared cache).
+Rendered pages are reused for a few seconds by each process (viewer/pagecache.py). The page runs
+the photo's AR engine: MindAR, or AR.js NFT (``Portrait.engine``), whose three marker files come
+from ``/v/<uuid>/nft/...``.
 
 ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
@@ -31,7 +32,6 @@ from django.views.decorators.http import require_safe
 from arv.addresses import client_key
 from arv.csp import add_csp, script_hash
 from arv.media import serve_file
-from arv.ratelimit import first_in_window
 from arv.storage import storage_for_company
 from companies.models import Project, ViewerEngine
 from content.models import Portrait, Video
@@ -124,10 +124,8 @@ def _count_view(request, uuid, portrait_pk: int, now) -> None:
     client and photo per VIEW_COUNT_WINDOW_SECONDS)."""
     if request.method != "GET" or is_bot(request.headers.get("User-Agent", "")):
         return
-    window = settings.VIEW_COUNT_WINDOW_SECONDS
-    if window and not first_in_window(f"view:{uuid}:{client_key(request)}", window=window):
-        return
-    counter.count(portrait_pk, now)
+    visitor = f"view:{uuid}:{client_key(request)}" if settings.VIEW_COUNT_WINDOW_SECONDS else ""
+    counter.count(portrait_pk, now, visitor=visitor)
 
 
 @never_cache

@@ -267,3 +267,25 @@ def test_batched_counting_counts_every_load_exactly_once(live_server, ready_port
     assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200
     counter.shutdown()  # what the exit hook does; it also closes the thread's connection
     assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 200  # nothing counted twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batched_counting_counts_a_visitor_once_across_intervals_and_processes(ready_portrait, settings):
+    from django.core.cache import cache
+
+    from viewer import counter
+
+    settings.VIEWS_FLUSH_SECONDS = 1
+    now = timezone.now()
+    key = f"view:{ready_portrait.unique_id}:"
+    for _ in range(50):  # a reload storm within one interval: one entry per visitor
+        for visitor in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+            counter.count(ready_portrait.pk, now, visitor=key + visitor)
+    counter.shutdown()
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 3
+    # The next interval (or another process: the same shared cache) does not count them again.
+    counter.count(ready_portrait.pk, now, visitor=key + "203.0.113.1")
+    counter.count(ready_portrait.pk, now, visitor=key + "203.0.113.9")
+    counter.shutdown()
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 4
+    cache.delete_many([f"once:{key}203.0.113.{i}" for i in (1, 2, 3, 9)])
