@@ -37,33 +37,6 @@ sys.path.insert(0, str(ROOT))
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
 
 
-def setup_django(database_url: str, var_dir: Path) -> None:
-    os.environ.update(
-        {
-            "ARV_IGNORE_DOTENV": "1",
-            "DJANGO_SETTINGS_MODULE": "arv.settings",
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": os.environ.get("REDIS_URL", ""),
-            "VAR_DIR": str(var_dir),
-            "LOG_LEVEL": "ERROR",
-            "ALLOWED_HOSTS": "testserver",
-        }
-    )
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    call_command("migrate", verbosity=0)
-
-
 def generate(portraits: int) -> list[str]:
     """Rows only (no files): 20 companies, 10 projects each, *portraits* photos with 2 videos and 4
     jobs each, one album marker per project. Returns every referenced name."""
@@ -248,11 +221,15 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(16)
     from arv.testing.processes import postgres_server
+    from bench.analytics_dashboard import setup_django
 
     with ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(postgres_server())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arv-bench-")))
-        setup_django(database_url, work)
+        setup_django(database_url, work)  # REDIS_URL, when set, comes along from the environment
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
         if args.portraits:
             started = time.monotonic()
             names = generate(args.portraits)
