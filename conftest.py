@@ -107,7 +107,8 @@ def make_portrait(db):
     from arv.storage import storage_for_company
     from content.models import Portrait, Video
 
-    def make(project, *, title="Portrait", with_video=False, **fields):
+    def make(project, *, title="Portrait", with_video=False, video_data=None, **fields):
+        """*video_data*: the bytes of its one ready video (a stand-in MP4 header with_video)."""
         data = jpeg_bytes(seed=Portrait.objects.count() + 1)
         portrait = Portrait(
             company=project.company,
@@ -124,16 +125,15 @@ def make_portrait(db):
         storage = storage_for_company(project.company)
         portrait.image = storage.save(f"{portrait.storage_dir}/photo.jpg", ContentFile(data))
         portrait.save()
-        if with_video:
-            name = storage.save(
-                f"{portrait.storage_dir}/video.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
-            )
+        if with_video or video_data is not None:
+            video_data = video_data if video_data is not None else b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
+            name = storage.save(f"{portrait.storage_dir}/video.mp4", ContentFile(video_data))
             Video.objects.create(
                 portrait=portrait,
                 file=name,
                 title="Clip",
-                size_bytes=124,
-                stored_bytes=124,
+                size_bytes=len(video_data),
+                stored_bytes=len(video_data),
                 mime_type="video/mp4",
                 duration=3,
                 width=640,

@@ -138,11 +138,6 @@ class ApiView(APIView):
         return self.max_body_bytes
 
 
-def upload_limit_bytes(*limits_mb: int) -> int:
-    """The largest multipart body worth reading: the files' own limits plus room for the fields."""
-    return (sum(limits_mb) + 1) * 1024 * 1024
-
-
 def route(**views: type[APIView]):
     """One URL whose HTTP methods are served by separate views, one ``APIView`` per operation.
 

@@ -9,6 +9,8 @@ from rest_framework import exceptions, throttling
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
+from arv.addresses import client_key
+
 
 class Pagination(PageNumberPagination):
     """Page numbers, strictly: a page or page size that is not a whole number in range is a 400
@@ -41,10 +43,19 @@ class Pagination(PageNumberPagination):
 
 
 class _RateFromSettings:
-    """Read the rate when a request comes: DRF's class attribute would freeze it at import."""
+    """Read the rate when a request comes: DRF's class attribute would freeze it at import.
+
+    Anonymous clients are counted by the address every other limit uses (arv.addresses): DRF's
+    own get_ident keys on the whole X-Forwarded-For header when NUM_PROXIES is unset, so a client
+    rotating that header would get a fresh allowance per request, and it counts IPv6 addresses
+    one by one where a client owns a /64.
+    """
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request):
+        return client_key(request)
 
 
 class UserRateThrottle(_RateFromSettings, throttling.UserRateThrottle):

@@ -9,7 +9,11 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from arv.addresses import client_ip
+
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The client's address (arv.addresses: the one the trusted proxy saw), for log lines of a request.
+_client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
 # Ids from a proxy are trusted only if they look like ids: they end up in logs verbatim.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -19,7 +23,8 @@ def current_request_id() -> str:
 
 
 class RequestIdMiddleware:
-    """Take the proxy's X-Request-ID (if sane) or make one; echo it back in the response."""
+    """Take the proxy's X-Request-ID (if sane) or make one; echo it back in the response. Log
+    lines written while the request runs carry both the id and the client's address."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -29,9 +34,11 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = _request_id.set(request_id)
+        client = _client_ip.set(client_ip(request))
         try:
             response = self.get_response(request)
         finally:
+            _client_ip.reset(client)
             _request_id.reset(token)
         response["X-Request-ID"] = request_id
         return response
@@ -41,6 +48,8 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = _request_id.get()
+        if not hasattr(record, "client_ip") and _client_ip.get():
+            record.client_ip = _client_ip.get()
         return True
 
 

@@ -41,3 +41,16 @@ def hits(key: str, *, window: int = 60) -> int:
     except Exception:
         logger.warning("rate limiter cache unavailable", exc_info=True)
         return 0
+
+
+def first_in_window(key: str, *, window: int) -> bool:
+    """True for the first hit of *key*, False for repeats within *window* seconds of it.
+
+    Unlike :func:`allow`'s fixed windows, the window starts at the first hit, so two hits
+    straddling a minute boundary are still one. Fails open like :func:`allow`.
+    """
+    try:
+        return bool(cache.add(f"once:{key}", 1, timeout=window))
+    except Exception:
+        logger.warning("rate limiter cache unavailable; counting %s", key, exc_info=True)
+        return True

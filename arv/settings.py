@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads a body (CsrfViewMiddleware's process_view parses multipart POSTs).
+    "arv.bodylimit.BodySizeLimitMiddleware",
     "companies.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -309,6 +311,12 @@ VENDOR_STATIC = {
 STATICFILES_DIRS = [BASE_DIR / "static"] + [(prefix, path) for prefix, path in VENDOR_STATIC.items() if path.is_dir()]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media", base=BASE_DIR)
+# Absolute folders, besides MEDIA_ROOT, that local-disk storage connections may use (a second
+# disk, say). A connection's folder anywhere else is refused: its files would be served.
+LOCAL_STORAGE_ROOTS = env_list("LOCAL_STORAGE_ROOTS", [])
+for _root in LOCAL_STORAGE_ROOTS:
+    if not Path(_root).is_absolute():
+        raise ImproperlyConfigured(f"LOCAL_STORAGE_ROOTS: {_root!r} is not an absolute path.")
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -393,10 +401,26 @@ SILENCED_SYSTEM_CHECKS = []
 if _site_is_https and not SECURE_HSTS_PRELOAD:
     # Opting out of the preload list is a deliberate choice (SECURE_HSTS_PRELOAD=0), not an oversight.
     SILENCED_SYSTEM_CHECKS.append("security.W021")
+# Behind reverse proxies (nginx, a load balancer, a CDN), the app trusts what the nearest one says
+# about the scheme (X-Forwarded-Proto) and the NUM_PROXIES entries the proxies appended to
+# X-Forwarded-For, counted from the right (arv/addresses.py); everything else a client may forge.
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+NUM_PROXIES = env_int("NUM_PROXIES", 1 if BEHIND_PROXY else 0, min_value=0, max_value=10)
+if NUM_PROXIES and not BEHIND_PROXY:
+    raise ImproperlyConfigured(
+        f"NUM_PROXIES={NUM_PROXIES} needs BEHIND_PROXY=1: X-Forwarded-For is only trusted behind a proxy."
+    )
+if BEHIND_PROXY and not NUM_PROXIES:
+    raise ImproperlyConfigured(
+        "BEHIND_PROXY=1 needs NUM_PROXIES of at least 1 (the proxies that append to X-Forwarded-For): "
+        "with 0 every visitor would share the proxy's address, and one visitor's limits would lock out all."
+    )
 if BEHIND_PROXY:
     # Only behind a proxy that sets this header itself; otherwise clients could spoof https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# DRF reads X-Forwarded-For on its own in places (its throttles' get_ident, which ours replace
+# with arv.addresses): it must count the same proxies.
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -411,7 +435,10 @@ if VIEWER_IP_STORAGE not in {"anonymized", "none"}:
 VIEWER_PAGE_CACHE_SECONDS = env_int("VIEWER_PAGE_CACHE_SECONDS", 10, min_value=0, max_value=300)
 # Page loads are added up per process and written every this many seconds (0: one UPDATE per load).
 VIEWS_FLUSH_SECONDS = env_int("VIEWS_FLUSH_SECONDS", 1, min_value=0, max_value=60)
-# Beacon posts allowed per client IP per minute.
+# A client's repeated loads of one photo's page within this many seconds count as one view
+# (0: every load counts), so a reload storm cannot inflate the views counter.
+VIEW_COUNT_WINDOW_SECONDS = env_int("VIEW_COUNT_WINDOW_SECONDS", 60, min_value=0, max_value=24 * 3600)
+# Beacon posts allowed per client (an IPv4 address or an IPv6 /64) per minute.
 BEACON_RATE_PER_MINUTE = env_int("BEACON_RATE_PER_MINUTE", 120, min_value=1)
 # Raw view sessions older than this many days are rolled up into daily totals (and the raw rows,
 # with their user agents and IPs, deleted) by an hourly job; 0 keeps them forever. See

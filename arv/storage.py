@@ -101,10 +101,34 @@ def translated_errors(secrets: Iterable[str], *library_errors: type[BaseExceptio
 # --- Backends -------------------------------------------------------------------------------------
 
 
+class UnsafeLocation(StorageUnavailable):
+    """A local connection's folder lies outside the folders files may live in."""
+
+
+def local_roots() -> list[Path]:
+    """The folders local connections may use: MEDIA_ROOT and the operator's LOCAL_STORAGE_ROOTS."""
+    return [Path(root).resolve() for root in (settings.MEDIA_ROOT, *settings.LOCAL_STORAGE_ROOTS)]
+
+
+def local_location(base_path: str) -> Path:
+    """The folder of a local connection, resolved (symlinks and '..' included).
+
+    Raises :class:`UnsafeLocation` unless it is inside MEDIA_ROOT or one of LOCAL_STORAGE_ROOTS:
+    everything under a local connection's folder is served at /media/<id>/ (what rows reference
+    of it), so a folder such as the app's own directory must never become one.
+    """
+    base = Path(base_path) if base_path else Path()
+    location = (base if base.is_absolute() else Path(settings.MEDIA_ROOT) / base).resolve()
+    if not any(location.is_relative_to(root) for root in local_roots()):
+        raise UnsafeLocation(
+            f"The folder {location} is outside MEDIA_ROOT ({Path(settings.MEDIA_ROOT).resolve()}). Use a folder "
+            "inside it, or list the parent folder in the LOCAL_STORAGE_ROOTS setting."
+        )
+    return location
+
+
 def _local_storage(connection: StorageConnection) -> Storage:
-    base = Path(connection.base_path) if connection.base_path else Path()
-    location = base if base.is_absolute() else Path(settings.MEDIA_ROOT) / base
-    return FileSystemStorage(location=location, base_url=media_base_url(connection.pk))
+    return FileSystemStorage(location=local_location(connection.base_path), base_url=media_base_url(connection.pk))
 
 
 def media_base_url(connection_id: int) -> str:

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from arv.addresses import client_key
 from arv.ratelimit import allow, hits
-from viewer.clients import client_ip
 
 
 def landing(request):
@@ -19,7 +19,7 @@ class LoginView(auth_views.LoginView):
     def _keys(self):
         username = (self.request.POST.get("username") or "").strip().lower()[:150]
         return (
-            (f"login-ip:{client_ip(self.request)}", settings.LOGIN_FAILURES_PER_IP),
+            (f"login-ip:{client_key(self.request)}", settings.LOGIN_FAILURES_PER_IP),
             (f"login-user:{username}", settings.LOGIN_FAILURES_PER_USER),
         )
 
@@ -54,7 +54,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         email = form.cleaned_data["email"].lower()
         if not allow(f"reset:{email}", limit=3, window=3600) or not allow(
-            f"reset-ip:{client_ip(self.request)}", limit=20, window=3600
+            f"reset-ip:{client_key(self.request)}", limit=20, window=3600
         ):
             # Same answer as a normal request: whether the address exists stays secret.
             return super(auth_views.PasswordResetView, self).form_valid(form)

@@ -436,8 +436,9 @@ class StorageConnectionForm(forms.ModelForm):
         for name in self.OPTION_FIELDS:
             self.fields[name].initial = self.instance.options.get(name)
         self.fields["base_path"].help_text = _(
-            "Local disk: a folder (a relative one is inside MEDIA_ROOT). S3: a key prefix inside the "
-            "bucket. Yandex Disk: a folder such as disk:/ARV, or app:/ for the application's folder."
+            "Local disk: a folder inside MEDIA_ROOT (a relative one is taken from there) or inside one "
+            "of the LOCAL_STORAGE_ROOTS setting. S3: a key prefix inside the bucket. Yandex Disk: a "
+            "folder such as disk:/ARV, or app:/ for the application's folder."
         )
 
     def clean(self):

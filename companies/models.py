@@ -64,8 +64,9 @@ class StorageConnection(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     provider = models.CharField(_("provider"), max_length=20, choices=Provider.choices, default=Provider.LOCAL)
-    # Local: a directory (relative paths are inside MEDIA_ROOT). S3: a key prefix inside the
-    # bucket. Yandex Disk: a folder such as "app:/arv" or "disk:/ARV".
+    # Local: a directory inside MEDIA_ROOT or LOCAL_STORAGE_ROOTS (see clean(); relative paths are
+    # taken from MEDIA_ROOT). S3: a key prefix inside the bucket. Yandex Disk: a folder such as
+    # "app:/arv" or "disk:/ARV".
     base_path = models.CharField(_("base path"), max_length=500, blank=True)
     bucket = models.CharField(_("bucket"), max_length=255, blank=True)
     # Non-secret provider settings (endpoint URL, region, addressing style, public base URL, URL
@@ -99,6 +100,20 @@ class StorageConnection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        if self.provider == self.Provider.LOCAL:
+            from arv.storage import UnsafeLocation, local_location
+
+            try:
+                local_location(self.base_path)
+            except UnsafeLocation:
+                message = _(
+                    "This folder is outside MEDIA_ROOT (%(root)s), and everything a local connection holds "
+                    "can be served: use a folder inside it, or have the operator list its parent folder in "
+                    "LOCAL_STORAGE_ROOTS."
+                ) % {"root": settings.MEDIA_ROOT}
+                raise ValidationError({"base_path": message}) from None
 
     @property
     def credentials(self) -> dict:

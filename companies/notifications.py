@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from arv.periodic import RowFailures
 from companies.models import Company, Membership, Notification, Project, add_months
 
 logger = logging.getLogger(__name__)
@@ -156,13 +156,19 @@ def deliver(notification: Notification, *, now: datetime | None = None) -> bool:
 
 
 def deliver_pending(*, now: datetime | None = None) -> int:
-    """Retry every notification with an unsent channel; returns how many were attempted."""
+    """Retry every notification with an unsent channel; returns how many were attempted.
+
+    A notification that fails outside its channels' own error handling is logged and left for
+    the next run (its lease expires, its attempts count); the others are still delivered.
+    """
     done = 0
+    rows = RowFailures("deliver_notifications")
     for notification in Notification.objects.filter(is_complete=False, attempts__lt=MAX_ATTEMPTS).select_related(
         "company"
     ):
-        if deliver(notification, now=now):
-            done += 1
+        with rows.isolated(f"notification {notification.pk}"):
+            if deliver(notification, now=now):
+                done += 1
     return done
 
 
@@ -177,38 +183,45 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     created = 0
+    rows = RowFailures("queue_expiry_reminders")
     projects = (
         Project.objects.filter(status=Project.Status.ACTIVE, auto_renew=False, expires_at__gt=now)
         .select_related("company")
         .filter(company__is_active=True)
     )
     for project in projects:
-        if project.expires_at > now + timedelta(days=project.notify_days_before_expiry):
-            continue
-        with _in_company_language(project.company):
-            message = _render(
-                "project_expiring",
-                {"project": project, "company": project.company, "days": (project.expires_at - now).days},
-            )
-        key = f"project_expiring:{project.pk}:{project.expires_at:%Y%m%dT%H%M%S}"
-        events.project_expiring(project=project, key=key)
-        if create(
-            company=project.company, kind=Notification.Kind.PROJECT_EXPIRING, key=key, message=message, project=project
-        ):
-            Project.objects.filter(pk=project.pk).update(last_notification_sent_at=now)
-            created += 1
+        with rows.isolated(f"project {project.pk}"):
+            if project.expires_at > now + timedelta(days=project.notify_days_before_expiry):
+                continue
+            with _in_company_language(project.company):
+                message = _render(
+                    "project_expiring",
+                    {"project": project, "company": project.company, "days": (project.expires_at - now).days},
+                )
+            key = f"project_expiring:{project.pk}:{project.expires_at:%Y%m%dT%H%M%S}"
+            events.project_expiring(project=project, key=key)
+            if create(
+                company=project.company,
+                kind=Notification.Kind.PROJECT_EXPIRING,
+                key=key,
+                message=message,
+                project=project,
+            ):
+                Project.objects.filter(pk=project.pk).update(last_notification_sent_at=now)
+                created += 1
     companies = Company.objects.filter(is_active=True, subscription_auto_renew=False, subscription_expires_at__gt=now)
     for company in companies:
-        if company.subscription_expires_at > now + timedelta(days=company.notify_days_before_expiry):
-            continue
-        with _in_company_language(company):
-            message = _render(
-                "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
-            )
-        key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
-        events.subscription_expiring(company=company, key=key)
-        if create(company=company, kind=Notification.Kind.SUBSCRIPTION_EXPIRING, key=key, message=message):
-            created += 1
+        with rows.isolated(f"company {company.pk}"):
+            if company.subscription_expires_at > now + timedelta(days=company.notify_days_before_expiry):
+                continue
+            with _in_company_language(company):
+                message = _render(
+                    "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
+                )
+            key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
+            events.subscription_expiring(company=company, key=key)
+            if create(company=company, kind=Notification.Kind.SUBSCRIPTION_EXPIRING, key=key, message=message):
+                created += 1
     return created
 
 
@@ -237,19 +250,22 @@ def queue_monthly_reports(*, now: datetime | None = None) -> int:
         .annotate(photo_count=Count("portraits"))
         .filter(photo_count__gt=0)
     )
+    rows = RowFailures("queue_monthly_reports")
     for company in companies:
-        start, end = _previous_month(now, zoneinfo.ZoneInfo(company.timezone))
-        dates = analytics.DateRange(start.date(), (end - timedelta(days=1)).date())
-        scope = analytics.Scope(company=company)
-        views = analytics.summary(scope, dates).sessions
-        top = [
-            {"title": row.title, "views": row.totals.sessions} for row in analytics.top_portraits(scope, dates, limit=5)
-        ]
-        with _in_company_language(company):
-            message = _render("monthly_report", {"company": company, "month": start, "views": views, "top": top})
-        key = f"monthly_report:{company.pk}:{start:%Y-%m}"
-        if create(company=company, kind=Notification.Kind.MONTHLY_REPORT, key=key, message=message):
-            created += 1
+        with rows.isolated(f"company {company.pk}"):
+            start, end = _previous_month(now, zoneinfo.ZoneInfo(company.timezone))
+            dates = analytics.DateRange(start.date(), (end - timedelta(days=1)).date())
+            scope = analytics.Scope(company=company)
+            views = analytics.summary(scope, dates).sessions
+            top = [
+                {"title": row.title, "views": row.totals.sessions}
+                for row in analytics.top_portraits(scope, dates, limit=5)
+            ]
+            with _in_company_language(company):
+                message = _render("monthly_report", {"company": company, "month": start, "views": views, "top": top})
+            key = f"monthly_report:{company.pk}:{start:%Y-%m}"
+            if create(company=company, kind=Notification.Kind.MONTHLY_REPORT, key=key, message=message):
+                created += 1
     return created
 
 
@@ -257,30 +273,51 @@ def send_monthly_reports(*, now: datetime | None = None) -> dict:
     return {"created": queue_monthly_reports(now=now), "delivered": deliver_pending(now=now)}
 
 
-@transaction.atomic
+def _renewed(expires_at: datetime, months: int, now: datetime) -> datetime:
+    """*expires_at* moved forward period after period until it is past *now*, so the cycle's dates
+    stay put. A period under one month would never get there: bad data, refused loudly."""
+    if months < 1:
+        raise ValueError(f"a subscription period of {months} months cannot renew anything")
+    while expires_at <= now:
+        expires_at = add_months(expires_at, months)
+    return expires_at
+
+
 def renew_and_expire(*, now: datetime | None = None) -> dict:
-    """Auto-renew what should renew (by the company's subscription period); expire the rest."""
+    """Auto-renew what should renew (by the company's subscription period); expire the rest.
+
+    Each project and company is renewed in its own transaction with its row locked, so one with
+    bad data (a period of 0 months, an expiry past year 9999) is logged and skipped while the
+    others are renewed.
+    """
     now = now or timezone.now()
     counts = {"projects_renewed": 0, "projects_expired": 0, "subscriptions_renewed": 0}
-    due = Project.objects.select_for_update().filter(status=Project.Status.ACTIVE, expires_at__lte=now)
-    for project in due.select_related("company"):
-        if project.auto_renew:
-            # Renew from the old expiry, period after period, so the cycle's dates stay put.
-            while project.expires_at <= now:
-                project.expires_at = add_months(project.expires_at, project.company.subscription_period_months)
-            project.save(update_fields=["expires_at", "updated_at"])
-            counts["projects_renewed"] += 1
-        else:
-            project.status = Project.Status.EXPIRED
-            project.save(update_fields=["status", "updated_at"])
-            counts["projects_expired"] += 1
-    for company in Company.objects.select_for_update().filter(
-        subscription_auto_renew=True, subscription_expires_at__lte=now
-    ):
-        while company.subscription_expires_at <= now:
-            company.subscription_expires_at = add_months(
-                company.subscription_expires_at, company.subscription_period_months
+    rows = RowFailures("renew_subscriptions")
+    due = Project.objects.filter(status=Project.Status.ACTIVE, expires_at__lte=now)
+    for pk in list(due.values_list("pk", flat=True)):
+        with rows.isolated(f"project {pk}", atomic=True):
+            # Locked and checked again: another run may have renewed it since the list was read.
+            project = due.select_for_update(of=("self",)).select_related("company").filter(pk=pk).first()
+            if project is None:
+                continue
+            if project.auto_renew:
+                project.expires_at = _renewed(project.expires_at, project.company.subscription_period_months, now)
+                project.save(update_fields=["expires_at", "updated_at"])
+                counts["projects_renewed"] += 1
+            else:
+                project.status = Project.Status.EXPIRED
+                project.save(update_fields=["status", "updated_at"])
+                counts["projects_expired"] += 1
+    renewing = Company.objects.filter(subscription_auto_renew=True, subscription_expires_at__lte=now)
+    for pk in list(renewing.values_list("pk", flat=True)):
+        with rows.isolated(f"company {pk}", atomic=True):
+            company = renewing.select_for_update().filter(pk=pk).first()
+            if company is None:
+                continue
+            company.subscription_expires_at = _renewed(
+                company.subscription_expires_at, company.subscription_period_months, now
             )
-        company.save(update_fields=["subscription_expires_at", "updated_at"])
-        counts["subscriptions_renewed"] += 1
+            company.save(update_fields=["subscription_expires_at", "updated_at"])
+            counts["subscriptions_renewed"] += 1
+    counts["failed"] = rows.count
     return counts

@@ -23,7 +23,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer, upload_limit_bytes
+from arv.api import QuerySerializer
 from arv.api_fields import (
     StrictCharField,
     StrictChoiceField,
@@ -33,6 +33,7 @@ from arv.api_fields import (
     StrictURLField,
 )
 from arv.api_policies import Pagination
+from arv.bodylimit import upload_limit_bytes
 from companies.access import check_write
 from companies.api import TenantApiView, paginated, validate_period
 from companies.models import Project

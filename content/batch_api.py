@@ -19,10 +19,11 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer, upload_limit_bytes
+from arv.api import QuerySerializer
 from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
 from arv.api_policies import Pagination
 from arv.api_schema import ErrorSerializer
+from arv.bodylimit import upload_limit_bytes
 from arv.storage import StorageUnavailable
 from companies.access import check_write
 from companies.api import TenantApiView, paginated

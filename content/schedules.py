@@ -19,6 +19,10 @@ Rotation boundaries are wall-clock times in the company's time zone (every day a
 Monday, every 1st of the month, or the fire times of a cron expression), so they follow daylight
 saving time changes. The rule counts boundaries since its ``anchor``; a daily job moves the anchor
 forward (``rebase``) so counting stays short whatever the rule's age.
+
+A cron rule may stop firing (a year field: ``0 * * 1 * 0 2026`` is January 2026 only) or, saved
+before rules were checked, never fire at all (``0 0 31 2 *``). Past its last boundary a rule has
+nothing left to count, so the rotation stays on the video it had reached.
 """
 
 from __future__ import annotations
@@ -31,13 +35,18 @@ from itertools import pairwise
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 UTC = ZoneInfo("UTC")
 KINDS = ("none", "sequential", "cyclic")
 EVERY = ("day", "week", "month", "cron")
 # Rotating faster than this is a mistake for a printed photo (and would make counting costly).
 MIN_CRON_INTERVAL = timedelta(minutes=15)
+# A new rule must fire within this long: one that would not (31 February, a year gone by) would
+# never rotate anything, which the editor should hear about rather than save.
+MAX_FIRST_FIRE = timedelta(days=366)
+# What croniter raises for rules it cannot iterate (no next date, malformed fields), besides its own.
+_CRON_ERRORS = (CroniterError, ValueError, KeyError, OverflowError)
 
 
 class PlayableVideo(Protocol):
@@ -68,12 +77,22 @@ def gettext_noop(message: str) -> str:
     return message
 
 
-def validate_cron(expression: str) -> str | None:
-    """None if usable, else the problem in plain words."""
+def validate_cron(expression: str, *, now: datetime | None = None) -> str | None:
+    """None if usable from *now* on, else the problem in plain words."""
     if not croniter.is_valid(expression):
         return gettext_noop("is not a valid cron expression (five fields: minute hour day month weekday)")
-    it = croniter(expression, datetime(2026, 1, 1, tzinfo=UTC))
-    fires = [it.get_next(datetime) for _ in range(50)]
+    now = now or datetime.now(UTC)
+    fires = []
+    try:
+        it = croniter(expression, now)
+        for _ in range(50):
+            fires.append(it.get_next(datetime))
+    except _CRON_ERRORS:
+        pass  # it stops firing (a year field): what it still fires is checked below
+    if not fires or fires[0] - now > MAX_FIRST_FIRE:
+        return gettext_noop(
+            "does not fire in the coming year (an impossible date such as 31 February, or a year that has passed)"
+        )
     if any(b - a < MIN_CRON_INTERVAL for a, b in pairwise(fires)):
         return gettext_noop("fires more often than every 15 minutes")
     return None
@@ -87,9 +106,12 @@ def _local(d: date, at: time, tz: ZoneInfo) -> datetime:
 def _boundaries_after(rule: RotationRule, start: datetime) -> Iterator[datetime]:
     """Boundary instants strictly after *start*, in order."""
     if rule.every == "cron":
-        it = croniter(rule.cron, start.astimezone(rule.tz))
-        while True:
-            yield it.get_next(datetime)
+        try:
+            it = croniter(rule.cron, start.astimezone(rule.tz))
+            while True:
+                yield it.get_next(datetime)
+        except _CRON_ERRORS:
+            return  # no next boundary: the rotation stays where it is
     day = start.astimezone(rule.tz).date()
     while True:
         if rule.every == "day":

@@ -30,6 +30,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from arv.periodic import RowFailures
 from arv.storage import StorageUnavailable, storage_for_company
 from companies.models import Company, Folder, Project
 from content import schedules
@@ -464,28 +465,40 @@ def update_rotation(*, portrait: Portrait, by=None, **fields) -> Rotation:
 
 
 def rebase_rotations(*, now=None) -> int:
-    """Move each rotation's anchor up to now without changing what plays (see schedules.rebase)."""
+    """Move each rotation's anchor up to now without changing what plays (see schedules.rebase).
+
+    A rotation that cannot be rebased (its company's time zone unknown to tzdata, say) is logged
+    and skipped; every other one is still rebased.
+    """
     now = now or timezone.now()
     moved = 0
+    rows = RowFailures("rebase_rotations")
     for rotation in Rotation.objects.exclude(kind=Rotation.Kind.NONE).select_related("portrait__company"):
-        rule = rotation.rule(zoneinfo.ZoneInfo(rotation.portrait.company.timezone))
-        rebased = schedules.rebase(rule, now)
-        if rebased.anchor != rule.anchor:
-            # Conditional on the old anchor: a concurrent rule change wins over the rebase.
-            moved += Rotation.objects.filter(pk=rotation.pk, anchor=rule.anchor).update(
-                anchor=rebased.anchor, base_index=rebased.base_index
-            )
+        with rows.isolated(f"rotation {rotation.pk}"):
+            rule = rotation.rule(zoneinfo.ZoneInfo(rotation.portrait.company.timezone))
+            rebased = schedules.rebase(rule, now)
+            if rebased.anchor != rule.anchor:
+                # Conditional on the old anchor: a concurrent rule change wins over the rebase.
+                moved += Rotation.objects.filter(pk=rotation.pk, anchor=rule.anchor).update(
+                    anchor=rebased.anchor, base_index=rebased.base_index
+                )
     return moved
 
 
 def sweep_pending_uploads(*, older_than: timedelta = PENDING_UPLOAD_TTL) -> int:
-    """Undo uploads whose process died midway: delete their files and release their quota."""
+    """Undo uploads whose process died midway: delete their files and release their quota.
+
+    An entry that cannot be undone now (its company's storage cannot be built) is logged and kept
+    for the next run; the others are still undone.
+    """
     swept = 0
+    rows = RowFailures("sweep_pending_uploads")
     for pending in PendingUpload.objects.filter(created_at__lt=timezone.now() - older_than).select_related("company"):
-        storage = storage_for_company(pending.company)
-        _discard(storage, pending.names)
-        with transaction.atomic():
-            if PendingUpload.objects.filter(pk=pending.pk).delete()[0]:
-                pending.company.release_storage(pending.reserved_bytes)
-                swept += 1
+        with rows.isolated(f"pending upload {pending.pk}"):
+            storage = storage_for_company(pending.company)
+            _discard(storage, pending.names)
+            with transaction.atomic():
+                if PendingUpload.objects.filter(pk=pending.pk).delete()[0]:
+                    pending.company.release_storage(pending.reserved_bytes)
+                    swept += 1
     return swept

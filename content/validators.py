@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import shutil
 import struct
 import subprocess
@@ -30,6 +31,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageOps
+
+from content import media
 
 try:  # HEIC/HEIF from iPhones, through the well-kept pillow-heif plug-in.
     import pillow_heif
@@ -77,12 +80,12 @@ class ValidatedVideo:
     mime_type: str
     extension: str
     original_name: str
-    _owned_tmp: Path | None = None
+    _owned_dir: Path | None = None
 
     def cleanup(self) -> None:
-        if self._owned_tmp is not None:
-            self._owned_tmp.unlink(missing_ok=True)
-            self._owned_tmp = None
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
 
 
 def _mb(limit_mb: int) -> str:
@@ -242,35 +245,53 @@ class VideoFacts:
     fps: float
 
 
+NO_FACTS = VideoFacts(0, 0, 0, 0)
+# Web requests wait for this probe; a real video answers in well under a second.
+FFPROBE_TIMEOUT_SECONDS = 30
+
+
+def _unplayable() -> ValidationError:
+    # Read with the demuxer its header names, a damaged file and a disguised one fail alike.
+    return ValidationError(
+        _(
+            "The video cannot be played: it is damaged, incomplete, or not really an MP4, MOV or WebM "
+            "video (whatever its name or first bytes say). Export it again as MP4 (H.264) and re-upload."
+        ),
+        code="damaged",
+    )
+
+
 def _ffprobe(path: Path) -> VideoFacts | None:
-    """Facts from ffprobe, or None when ffprobe is not installed."""
+    """Facts from ffprobe reading *path* with the demuxer its server-chosen name implies; None when
+    ffprobe is not installed. Raises ValidationError when that demuxer cannot read the file, or
+    reads it as a format outside the allow-list."""
     exe = shutil.which("ffprobe")
     if not exe:
         return None
+    command = [
+        exe,
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        "-select_streams",
+        "v:0",
+        *media.input_args(path),
+    ]
     try:
-        result = subprocess.run(
-            [
-                exe,
-                "-v",
-                "error",
-                "-print_format",
-                "json",
-                "-show_format",
-                "-show_streams",
-                "-select_streams",
-                "v:0",
-                str(path),
-            ],
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
+        result = subprocess.run(command, capture_output=True, timeout=FFPROBE_TIMEOUT_SECONDS, check=False)
         info = json.loads(result.stdout or b"{}")
     except (subprocess.TimeoutExpired, ValueError):
-        return VideoFacts(0, 0, 0, 0)
+        raise _unplayable() from None
+    if result.returncode != 0 or not isinstance(info, dict):
+        raise _unplayable()
+    if info.get("format", {}).get("format_name") not in media.FORMAT_NAMES:
+        raise _unplayable()
     streams = info.get("streams") or []
-    if result.returncode != 0 or not streams:
-        return VideoFacts(0, 0, 0, 0)
+    if not streams:
+        return NO_FACTS
     stream = streams[0]
     try:
         num, _sep, den = (stream.get("avg_frame_rate") or stream.get("r_frame_rate") or "0/1").partition("/")
@@ -278,16 +299,15 @@ def _ffprobe(path: Path) -> VideoFacts | None:
         duration = float(info.get("format", {}).get("duration") or stream.get("duration") or 0)
         return VideoFacts(duration, int(stream.get("width") or 0), int(stream.get("height") or 0), round(fps, 3))
     except (TypeError, ValueError, ZeroDivisionError):
-        return VideoFacts(0, 0, 0, 0)
+        return NO_FACTS
 
 
 def _decodes_a_frame(path: Path) -> tuple[bool, VideoFacts]:
     import cv2
 
-    capture = cv2.VideoCapture(str(path))
-    try:
+    with media.capture(path) as capture:
         if not capture.isOpened():
-            return False, VideoFacts(0, 0, 0, 0)
+            return False, NO_FACTS
         ok, frame = capture.read()
         fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         frames = capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
@@ -298,21 +318,48 @@ def _decodes_a_frame(path: Path) -> tuple[bool, VideoFacts]:
             fps=round(fps, 3),
         )
         return bool(ok and frame is not None and frame.size), facts
-    finally:
-        capture.release()
 
 
 def probe_video(path: Path) -> VideoFacts:
-    """Facts about a video file; raises ValidationError when no frame can be decoded."""
+    """Facts about a video file whose name's extension is the container the server sniffed.
+
+    Raises ValidationError when the file is not that container (ffprobe, when installed, with
+    the demuxer forced and the format checked against the allow-list) or no frame decodes.
+    """
+    probed = _ffprobe(path)
     decodes, cv_facts = _decodes_a_frame(path)
     if not decodes:
-        raise ValidationError(
-            _("The video cannot be played: it is damaged, incomplete or in a format we cannot read."), code="damaged"
-        )
-    facts = _ffprobe(path) or cv_facts
+        raise _unplayable()
+    facts = probed or cv_facts
     if facts.duration <= 0 and cv_facts.duration > 0:
         facts = cv_facts
     return facts
+
+
+def _server_named_copy(upload: UploadedFile, ext: str) -> tuple[Path, Path]:
+    """(path, private folder) of the upload under a name the server chose, ``video.<ext>``.
+
+    A temporary upload keeps the client's extension (Django names it ``*.upload.avi``), which
+    tools may take as a hint; it is hard-linked (copied if it cannot be) to our own name instead.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="arv-video-"))
+    path = folder / f"video.{ext}"
+    try:
+        source = Path(upload.temporary_file_path()) if hasattr(upload, "temporary_file_path") else None
+        if source is not None:
+            try:
+                os.link(source, path)
+            except OSError:  # another filesystem: copy instead
+                shutil.copyfile(source, path)
+        else:
+            with open(path, "wb") as out:
+                upload.seek(0)
+                for chunk in upload.chunks():
+                    out.write(chunk)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return path, folder
 
 
 def validate_video(
@@ -327,15 +374,7 @@ def validate_video(
         raise ValidationError(
             _("This file is not a video we can use. Upload an MP4, MOV or WebM video."), code="not_video"
         )
-    owned = None
-    if hasattr(upload, "temporary_file_path"):
-        path = Path(upload.temporary_file_path())
-    else:
-        with tempfile.NamedTemporaryFile(suffix="." + ext, delete=False) as tmp:
-            upload.seek(0)
-            for chunk in upload.chunks():
-                tmp.write(chunk)
-        path = owned = Path(tmp.name)
+    path, folder = _server_named_copy(upload, ext)
     try:
         facts = probe_video(path)
         if facts.duration <= 0:
@@ -347,8 +386,7 @@ def validate_video(
                 code="too_long",
             )
     except BaseException:
-        if owned:
-            owned.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     return ValidatedVideo(
         path=path,
@@ -360,7 +398,7 @@ def validate_video(
         mime_type=VIDEO_TYPES[ext],
         extension=ext,
         original_name=Path(upload.name or "video").name[:255],
-        _owned_tmp=owned,
+        _owned_dir=folder,
     )
 
 

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from arv.periodic import RowFailures
 from arv.storage import StorageUnavailable, storage_for_company
 from content import media, previews
 from content.models import Portrait, Video
@@ -553,21 +554,23 @@ def sweep_jobs(*, now=None) -> dict[str, int]:
     """Re-queue what is due or lost, recover jobs of dead workers; the periodic safety net."""
     now = now or timezone.now()
     counts = {"requeued_stuck": 0, "failed_stuck": 0, "queued_due": 0}
+    rows = RowFailures("sweep_jobs")
     for job in Job.objects.stuck(stuck_after(), now=now).only("pk", "attempts", "started_at", "portrait_id"):
-        if job.attempts >= MAX_ATTEMPTS:
-            counts["failed_stuck"] += Job.objects.filter(pk=job.pk, status=Job.Status.PROCESSING).update(
-                status=Job.Status.FAILED,
-                error=gettext_noop("Processing was interrupted too many times; try “regenerate”, or contact us."),
-                finished_at=now,
-                claim_token=None,
-                updated_at=now,
-            )
-            refresh_portrait_status(portrait=Portrait.objects.get(pk=job.portrait_id))
-        elif Job.objects.filter(pk=job.pk, status=Job.Status.PROCESSING, started_at=job.started_at).update(
-            status=Job.Status.PENDING, claim_token=None, next_attempt_at=None, updated_at=now
-        ):
-            counts["requeued_stuck"] += 1
-            enqueue(job.pk)
+        with rows.isolated(f"job {job.pk}"):
+            if job.attempts >= MAX_ATTEMPTS:
+                counts["failed_stuck"] += Job.objects.filter(pk=job.pk, status=Job.Status.PROCESSING).update(
+                    status=Job.Status.FAILED,
+                    error=gettext_noop("Processing was interrupted too many times; try “regenerate”, or contact us."),
+                    finished_at=now,
+                    claim_token=None,
+                    updated_at=now,
+                )
+                refresh_portrait_status(portrait=Portrait.objects.get(pk=job.portrait_id))
+            elif Job.objects.filter(pk=job.pk, status=Job.Status.PROCESSING, started_at=job.started_at).update(
+                status=Job.Status.PENDING, claim_token=None, next_attempt_at=None, updated_at=now
+            ):
+                counts["requeued_stuck"] += 1
+                enqueue(job.pk)
     due = (
         Job.objects.due(now)
         .filter(
@@ -577,7 +580,8 @@ def sweep_jobs(*, now=None) -> dict[str, int]:
     )
     for pk in due:
         counts["queued_due"] += 1
-        enqueue(pk)
+        enqueue(pk)  # never raises: a broker failure is logged and retried on the next sweep
+    counts["failed_rows"] = rows.count
     return counts
 
 

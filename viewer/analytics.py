@@ -41,9 +41,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value, Window
 from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from companies.models import Company, Project
 from content.models import Portrait
@@ -131,6 +133,31 @@ class DateRange:
 
 def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
+
+
+# A year and a day: a dashboard's cost grows with the range, so it is bounded (see the benchmark).
+MAX_RANGE_DAYS = 366
+# Dates outside these are typing mistakes (and past 9999-12-30 a day's end is no datetime at all).
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
+def bounded_range(start: date, end: date) -> DateRange:
+    """The range every analytics page and the API accept, or a ValidationError saying what is wrong
+    (codes: ``out_of_bounds``, ``reversed``, ``too_long``)."""
+    if not (EARLIEST <= start <= LATEST and EARLIEST <= end <= LATEST):
+        raise ValidationError(
+            _("Choose dates between %(earliest)s and %(latest)s."),
+            params={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+            code="out_of_bounds",
+        )
+    if start > end:
+        raise ValidationError(_("The start date must not be after the end date."), code="reversed")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ValidationError(
+            _("Choose a range of at most %(max)d days."), params={"max": MAX_RANGE_DAYS}, code="too_long"
+        )
+    return DateRange(start, end)
 
 
 # --- Results ------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -48,21 +48,51 @@ class AnalyticsSerializer(serializers.Serializer):
 
 
 class PeriodSerializer(QuerySerializer):
-    start = serializers.DateField(required=False, help_text="First day (local date); default: the first day there is.")
-    end = serializers.DateField(required=False, help_text="Last day (local date, inclusive); default: today.")
+    """The period of the statistics, with the portal dashboards' bounds: dates from
+    EARLIEST to LATEST, at most MAX_RANGE_DAYS days (so no period costs the API more than them)."""
 
-    def validate(self, data):
-        if "start" in data and "end" in data and data["end"] < data["start"]:
-            raise serializers.ValidationError({"end": _("The end must not be before the start.")})
-        return data
+    start = serializers.DateField(
+        required=False,
+        help_text=(
+            f"First day (local date, from {analytics.EARLIEST.isoformat()}); default: the first day there is, "
+            f"at most {analytics.MAX_RANGE_DAYS} days before the end."
+        ),
+    )
+    end = serializers.DateField(
+        required=False,
+        help_text=(
+            f"Last day (local date, inclusive, until {analytics.LATEST.isoformat()}); default: today. "
+            f"The period is at most {analytics.MAX_RANGE_DAYS} days."
+        ),
+    )
+
+
+def _period(request, *, first: date) -> analytics.DateRange:
+    """The asked-for period, with the portal's bounds; a 400 naming the parameter otherwise."""
+    period = PeriodSerializer(data=request.query_params)
+    period.is_valid(raise_exception=True)
+    given = period.validated_data
+    end = given.get("end", timezone.localdate())
+    start = given.get("start")
+    if start is None:
+        last = min(first, end)
+        longest = min(analytics.MAX_RANGE_DAYS - 1, (end - date.min).days)
+        start = max(last, end - timedelta(days=longest))
+    try:
+        return analytics.bounded_range(start, end)
+    except DjangoValidationError as exc:
+        if exc.code == "out_of_bounds":
+            bounds = (analytics.EARLIEST, analytics.LATEST)
+            fields = [name for name in ("start", "end") if name in given and not bounds[0] <= given[name] <= bounds[1]]
+        elif exc.code == "too_long" and "end" not in given:
+            fields = ["start"]
+        else:
+            fields = ["end"]
+        raise serializers.ValidationError({name: [exc.messages[0]] for name in fields or ["end"]}) from None
 
 
 def _statistics(request, scope: analytics.Scope, *, first: date, views: int) -> dict:
-    period = PeriodSerializer(data=request.query_params)
-    period.is_valid(raise_exception=True)
-    end = period.validated_data.get("end", timezone.localdate())
-    start = period.validated_data.get("start", min(first, end))
-    dates = analytics.DateRange(start, max(start, end))
+    dates = _period(request, first=first)
     summary, breakdowns = analytics.summary_and_breakdowns(scope, dates)
     devices = {device: 0 for device in ViewSession.Device.values}
     devices.update({item.value: item.sessions for item in breakdowns.devices if item.value in devices})

@@ -4,6 +4,10 @@ The page makes a random session id and posts its running totals (found, time to 
 time...) a few times per visit; each post updates the same row, so a lost post loses nothing that
 a later one does not carry again. Numbers only ever grow. Posts are rate-limited per IP and bots
 are ignored. No cookie is involved, so CSRF does not apply.
+
+A photo the viewer page would not play (inactive, expired, unpublished: the page's own rule,
+``viewer.views.unavailable_reason``) records nothing: a script posting to its UUID gets a 403
+naming the reason, and the analytics never show visits of a page nobody could see.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from arv.addresses import client_ip, client_key
 from arv.ratelimit import allow
 from content.models import Portrait
-from viewer.clients import client_ip, describe, is_bot, stored_ip
+from viewer.clients import describe, is_bot, stored_ip
 from viewer.models import ViewSession
+from viewer.views import unavailable_reason
 
 MAX_BODY = 2048
 LIMITS = {"duration_seconds": 6 * 3600, "time_to_found_ms": 3600 * 1000, "watch_seconds": 6 * 3600}
@@ -113,17 +120,20 @@ def beacon(request, uuid):
     user_agent = request.headers.get("User-Agent", "")
     if is_bot(user_agent):
         return HttpResponse(status=204)
-    ip = client_ip(request)
-    if not allow(f"beacon:{ip}", limit=settings.BEACON_RATE_PER_MINUTE):
+    if not allow(f"beacon:{client_key(request)}", limit=settings.BEACON_RATE_PER_MINUTE):
         return JsonResponse({"error": "rate limited"}, status=429)
     try:
         data = parse_payload(request.body)
     except BadBeacon as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    portrait = get_object_or_404(Portrait.objects.only("pk", "company_id", "project_id"), unique_id=uuid)
+    portrait = get_object_or_404(Portrait.objects.select_related("company", "project"), unique_id=uuid)
     host_company_id = getattr(request, "viewer_host_company_id", None)
     if host_company_id is not None and host_company_id != portrait.company_id:
         raise Http404  # exactly like a photo that does not exist
+    reason = unavailable_reason(portrait, timezone.now())
+    if reason:
+        return JsonResponse({"error": f"this photo is not playing ({reason})", "reason": reason}, status=403)
+    ip = client_ip(request)
     client = describe(user_agent)
     with transaction.atomic():
         session = ViewSession.objects.select_for_update().filter(session_id=data["session_id"]).first()

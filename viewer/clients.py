@@ -49,14 +49,6 @@ def describe(user_agent: str) -> Client:
     return Client(kind, (browser or "Other")[:50], (os_family or "Other")[:50])
 
 
-def client_ip(request) -> str:
-    if settings.BEHIND_PROXY:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def stored_ip(raw: str) -> str | None:
     """The address as the privacy setting allows: anonymised (/24, /48), or not at all."""
     mode = settings.VIEWER_IP_STORAGE

@@ -6,6 +6,10 @@ a background thread and again when the process exits: a popular photo then costs
 second instead of one per visitor, and the page needs no database write at all. A process killed
 outright (SIGKILL, power loss) loses at most that interval's counts; view sessions, which the
 analytics use, are recorded separately by the beacon. With 0, every load is an UPDATE at once.
+
+A visitor's reloads of one photo count once per VIEW_COUNT_WINDOW_SECONDS: within an interval a
+process keeps one entry per visitor, and the writer asks the shared cache, once per visitor,
+whether another process or an earlier interval counted them already.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from datetime import datetime
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from arv.ratelimit import first_in_window
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_pending: dict[int, list] = {}  # portrait pk -> [loads, last load time]
+_pending: dict[int, list] = {}  # portrait pk -> [loads, last load time, visitor keys]
 _flusher: threading.Thread | None = None
 _stop: threading.Event | None = None
 
@@ -39,13 +45,33 @@ def _write(counts: dict[int, list]) -> None:
             )
 
 
-def count(portrait_pk: int, now: datetime) -> None:
+def _settle(pending: dict[int, list]) -> dict[int, list]:
+    """Loads per portrait, each visitor counted once per VIEW_COUNT_WINDOW_SECONDS: the shared
+    cache remembers who was counted, across processes. Its round trips happen here, in the
+    writer, not while a page is being served."""
+    window = settings.VIEW_COUNT_WINDOW_SECONDS
+    counts = {}
+    for pk, (loads, last, visitors) in pending.items():
+        loads += sum(1 for key in visitors if not window or first_in_window(key, window=window))
+        if loads:
+            counts[pk] = [loads, last]
+    return counts
+
+
+def count(portrait_pk: int, now: datetime, *, visitor: str = "") -> None:
+    """Count a load of the portrait's page; with *visitor* (a key naming the client and the
+    photo), only if that visitor was not counted within VIEW_COUNT_WINDOW_SECONDS."""
     if settings.VIEWS_FLUSH_SECONDS <= 0:
-        _write({portrait_pk: [1, now]})
+        counts = _settle({portrait_pk: [0, now, {visitor}] if visitor else [1, now, set()]})
+        if counts:
+            _write(counts)
         return
     with _lock:
-        entry = _pending.setdefault(portrait_pk, [0, now])
-        entry[0] += 1
+        entry = _pending.setdefault(portrait_pk, [0, now, set()])
+        if visitor:
+            entry[2].add(visitor)  # a reload within the interval is the same member of the set
+        else:
+            entry[0] += 1
         entry[1] = max(entry[1], now)
     _ensure_flusher()
 
@@ -53,18 +79,20 @@ def count(portrait_pk: int, now: datetime) -> None:
 def flush() -> int:
     """Write what has been counted so far; returns the number of loads written."""
     with _lock:
-        counts = dict(_pending)
+        pending = dict(_pending)
         _pending.clear()
-    if not counts:
+    if not pending:
         return 0
+    counts = _settle(pending)
     try:
         _write(counts)
     except Exception:
-        # Keep the counts for the next attempt rather than losing them to a database hiccup.
+        # Keep the counts for the next attempt rather than losing them to a database hiccup
+        # (as plain loads: the visitors have been settled already).
         logger.exception("could not write view counts; will retry")
         with _lock:
             for pk, (loads, last) in counts.items():
-                entry = _pending.setdefault(pk, [0, last])
+                entry = _pending.setdefault(pk, [0, last, set()])
                 entry[0] += loads
                 entry[1] = max(entry[1], last)
         return 0

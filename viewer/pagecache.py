@@ -2,7 +2,8 @@
 
 A printed photo's QR code is scanned in bursts (a wedding table, a shop window), and the page is
 the same for everyone for a while, so each process keeps the rendered HTML for a few seconds
-(VIEWER_PAGE_CACHE_SECONDS, 0 turns it off). Counting a view is still one UPDATE per load. What
+(VIEWER_PAGE_CACHE_SECONDS, 0 turns it off). Views are still counted on every load served from
+it (viewer/views.py: one per visitor and photo per VIEW_COUNT_WINDOW_SECONDS). What
 a visitor can see is at most that many seconds stale after a change: a new video, an expiry.
 
 Per process and in memory on purpose: no network round trip, and no invalidation protocol to get

@@ -18,11 +18,12 @@ Safety:
    starts a new one today).
 4. Totals are *added* to an existing row of the same day and key, so raw rows that appear for an
    already rolled-up day (an import, a changed ``TIME_ZONE``) are merged, not overwritten.
+5. A day that cannot be rolled up (inconsistent rows break its unique key) is logged and left
+   raw, and the run goes on with the next day; the next run tries it again.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from arv.periodic import RowFailures
 from viewer.analytics import local_midnight
 from viewer.models import (
     FELL_BACK,
@@ -40,8 +42,6 @@ from viewer.models import (
     ViewSession,
     ViewSessionDaily,
 )
-
-logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key: any constant no other code uses ("ARVROLL" in hex, more or less).
 ADVISORY_LOCK_KEY = 0x4152_5652_4F4C_4C
@@ -58,12 +58,14 @@ class RollupResult:
     sessions: int = 0
     created: int = 0
     updated: int = 0
+    failed_days: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.sessions} sessions of {self.days} days rolled up "
             f"({self.created} daily rows created, {self.updated} updated)"
         )
+        return text + (f"; {self.failed_days} days failed and stay raw (see the log)" if self.failed_days else "")
 
 
 def cutoff_day(older_than_days: int, now: datetime | None = None) -> date:
@@ -78,19 +80,19 @@ def rollup_view_sessions(*, older_than_days: int, now: datetime | None = None) -
     """Roll up every whole local day before ``today - older_than_days``, oldest first."""
     keep_from = local_midnight(cutoff_day(older_than_days, now))
     days = sessions = created = updated = 0
-    previous = None
+    failures = RowFailures("rollup_view_sessions")
+    pending = ViewSession.objects.filter(created_at__lt=keep_from)
     while True:
-        oldest = ViewSession.objects.filter(created_at__lt=keep_from).aggregate(first=Min("created_at"))["first"]
+        oldest = pending.aggregate(first=Min("created_at"))["first"]
         if oldest is None:
             break
         day = timezone.localdate(oldest, timezone=timezone.get_default_timezone())
-        if day == previous:  # cannot happen unless the day's bounds disagree with localdate: never loop
-            logger.warning("rollup: %s still has raw sessions after its rollup; stopping", day)
-            break
-        n, c, u = rollup_day(day)
-        days, sessions, created, updated = days + (n > 0), sessions + n, created + c, updated + u
-        previous = day
-    return RollupResult(days, sessions, created, updated)
+        with failures.isolated(f"day {day}"):
+            n, c, u = rollup_day(day)
+            days, sessions, created, updated = days + (n > 0), sessions + n, created + c, updated + u
+        # Strictly later days only: a day whose rows stayed (it failed) is never looked at twice.
+        pending = pending.filter(created_at__gte=local_midnight(day + timedelta(days=1)))
+    return RollupResult(days, sessions, created, updated, failures.count)
 
 
 def rollup_day(day: date) -> tuple[int, int, int]:

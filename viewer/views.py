@@ -2,9 +2,11 @@
 
 ``/v/<uuid>/`` plays one photo and costs at most three queries: the portrait (with its company,
 project, storage connection, rotation and ready markers, in one query), its playable videos, and
-the views counter (batched per process, see viewer/counter.py). Rendered pages are reused for a
-few seconds by each process (viewer/pagecache.py). The page runs the photo's AR engine: MindAR,
-or AR.js NFT (``Portrait.engine``), whose three marker files come from ``/v/<uuid>/nft/...``.
+the views counter (batched per process, see viewer/counter.py). A client's reloads of one photo
+count as one view per VIEW_COUNT_WINDOW_SECONDS (the counter settles that in the shared cache).
+Rendered pages are reused for a few seconds by each process (viewer/pagecache.py). The page runs
+the photo's AR engine: MindAR, or AR.js NFT (``Portrait.engine``), whose three marker files come
+from ``/v/<uuid>/nft/...``.
 
 ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
@@ -15,6 +17,7 @@ import json
 import re
 from functools import lru_cache
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpResponse
@@ -28,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from arv.addresses import client_key
 from arv.csp import add_csp, script_hash
 from arv.media import serve_file
 from arv.storage import storage_for_company
@@ -125,8 +129,13 @@ def _target(storage, portrait: Portrait, video: Video) -> dict:
     }
 
 
-def _counts(request) -> bool:
-    return request.method == "GET" and not is_bot(request.headers.get("User-Agent", ""))
+def _count_view(request, uuid, portrait_pk: int, now) -> None:
+    """Count a person's page load: not a bot's, not a HEAD, and not a reload storm's (one view per
+    client and photo per VIEW_COUNT_WINDOW_SECONDS)."""
+    if request.method != "GET" or is_bot(request.headers.get("User-Agent", "")):
+        return
+    visitor = f"view:{uuid}:{client_key(request)}" if settings.VIEW_COUNT_WINDOW_SECONDS else ""
+    counter.count(portrait_pk, now, visitor=visitor)
 
 
 @never_cache
@@ -136,8 +145,8 @@ def page(request, uuid):
     key = ("page", str(uuid), request.LANGUAGE_CODE, getattr(request, "viewer_host_company_id", None))
     cached = pagecache.get(key)
     if cached is not None:
-        if cached.portrait_pk and _counts(request):
-            counter.count(cached.portrait_pk, timezone.now())
+        if cached.portrait_pk:
+            _count_view(request, uuid, cached.portrait_pk, timezone.now())
         response = HttpResponse(cached.content, status=cached.status, content_type=cached.content_type)
         response.csp_extra = cached.csp_extra
         if cached.permissions_policy:
@@ -167,8 +176,7 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
             request, company=portrait.company, reason="preparing", title=portrait.title, photo_url=preview
         )
         return still, None
-    if _counts(request):
-        counter.count(portrait.pk, now)
+    _count_view(request, uuid, portrait.pk, now)
     storage = storage_for_company(portrait.company)
     config = {
         "engine": engine,

@@ -60,3 +60,14 @@ def test_malformed_values_stop_the_start_with_a_clear_message():
         result = start(**env)
         assert result.returncode != 0
         assert fragment in result.stderr, result.stderr
+
+
+def test_proxy_settings_must_agree():
+    # A proxy count without a proxy would trust forged headers; a proxy without a count would
+    # key every visitor on the proxy's own address (one visitor's lock-out locks out everyone).
+    result = start(DEBUG="1", NUM_PROXIES="2")
+    assert result.returncode != 0 and "NUM_PROXIES=2 needs BEHIND_PROXY=1" in result.stderr
+    result = start(DEBUG="1", BEHIND_PROXY="1", NUM_PROXIES="0")
+    assert result.returncode != 0 and "BEHIND_PROXY=1 needs NUM_PROXIES of at least 1" in result.stderr
+    assert start(DEBUG="1", BEHIND_PROXY="1").returncode == 0  # one proxy by default
+    assert start(DEBUG="1", BEHIND_PROXY="1", NUM_PROXIES="2").returncode == 0

@@ -191,7 +191,7 @@ def test_renewal_and_expiry(tenants):
     tenants.a.subscription_expires_at = now - timedelta(days=1)
     tenants.a.save()
     counts = notifications.renew_and_expire()
-    assert counts == {"projects_renewed": 1, "projects_expired": 1, "subscriptions_renewed": 1}
+    assert counts == {"projects_renewed": 1, "projects_expired": 1, "subscriptions_renewed": 1, "failed": 0}
     renewing.refresh_from_db()
     lapsing.refresh_from_db()
     tenants.a.refresh_from_db()
@@ -204,6 +204,7 @@ def test_renewal_and_expiry(tenants):
         "projects_renewed": 0,
         "projects_expired": 0,
         "subscriptions_renewed": 0,
+        "failed": 0,
     }
 
 

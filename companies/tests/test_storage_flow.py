@@ -153,12 +153,12 @@ def test_storage_down_during_a_marker_job_is_retried_then_completes(client, tena
 
 
 @pytest.mark.django_db
-def test_yandex_files_answer_503_while_the_storage_is_down(client, tenants, own_yandex_server):
-    from django.core.files.base import ContentFile
-
+def test_yandex_files_answer_503_while_the_storage_is_down(client, tenants, own_yandex_server, make_portrait):
     connection = make_yandex_connection()
-    storage = build_storage(connection)
-    url = storage.url(storage.save("alpha/p/v.mp4", ContentFile(b"x" * 100)))
+    tenants.a.storage_connection = connection
+    tenants.a.save()
+    name = make_portrait(tenants.project_a, video_data=b"x" * 100).videos.get().file.name
+    url = build_storage(connection).url(name)
     own_yandex_server.stop()
     response = client.get(url)
     assert response.status_code == 503 and response["Retry-After"]

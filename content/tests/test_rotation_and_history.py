@@ -131,3 +131,57 @@ def test_rebase_keeps_what_plays(tenants, three_videos):
     rotation = portrait.rotation
     assert rotation.anchor > datetime(2026, 4, 30, tzinfo=berlin) and rotation.base_index > 100
     assert choose_video(list(portrait.videos.all()), later, portrait.rotation_rule()).pk == before
+
+
+ROTATION_FORM = {"kind": "cyclic", "every": "cron", "at": "09:00", "weekday": "0", "monthday": "1"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        # The review's two rules: a 500 on save, and one that validated against a fixed 2026 date.
+        ("0 0 31 2 *", "does not fire in the coming year (an impossible date such as 31 February"),
+        ("0 * * 1 * 0 2026", "does not fire in the coming year"),
+        ("0 0 1 1 * 0 2099", "does not fire in the coming year"),
+    ],
+)
+def test_rules_that_never_fire_are_refused_with_a_message(client, tenants, three_videos, cron, message):
+    client.force_login(tenants.editor)
+    url = reverse("portal:portrait_rotation", args=[three_videos.unique_id])
+    response = client.post(url, {**ROTATION_FORM, "cron": cron}, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Rotation.objects.filter(portrait=three_videos).exists()
+
+
+@pytest.mark.django_db
+def test_a_rule_past_its_last_boundary_keeps_the_page_playing(client, tenants, three_videos):
+    """The review's sequence: the January-2026-only rule was saved while it validated; after
+    January the viewer page answered 500. Now it stays on the video the rotation had reached."""
+    import json
+    import re
+
+    from django.core.files.base import ContentFile
+
+    from conftest import warm_process_caches
+    from markers.models import Job
+
+    portrait = three_videos
+    marker = portrait.image.storage.save(f"{portrait.storage_dir}/m.mind", ContentFile(b"x"))
+    Job.objects.create(portrait=portrait, kind="mindar", status="ready", output=marker)
+    Rotation.objects.create(
+        portrait=portrait,
+        kind="cyclic",
+        every="cron",
+        cron="0 * * 1 * 0 2026",
+        anchor=datetime(2026, 1, 31, 21, 30, tzinfo=ZoneInfo("UTC")),
+    )
+    warm_process_caches()
+    response = client.get(reverse("viewer:page", args=[portrait.unique_id]), HTTP_USER_AGENT="Mozilla/5.0 (iPhone)")
+    assert response.status_code == 200
+    found = re.search(r'id="ar-config" type="application/json">(.*?)</script>', response.content.decode(), re.S)
+    config = json.loads(found.group(1))
+    # Boundaries at 22:00 and 23:00 on 31 January, then none: the third video for good.
+    assert config["targets"][0]["videoUrl"] == portrait.videos.get(title="Third").file.url
+    assert services.rebase_rotations() == 1

@@ -1,6 +1,6 @@
 """Which video plays when: a table of instants against the pure rules (content/schedules.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -184,3 +184,55 @@ def test_cron_validation():
     assert validate_cron("0 9 * * 1-5") is None
     assert "is not a valid cron expression" in validate_cron("every day at nine")
     assert "more often than every 15 minutes" in validate_cron("*/5 * * * *")
+
+
+def test_cron_rules_are_checked_from_now_not_from_a_fixed_date():
+    """The review's rule: January 2026 only. It validated in 2026 against a fixed 1 January 2026."""
+    january_2026 = "0 * * 1 * 0 2026"
+    assert validate_cron(january_2026, now=datetime(2025, 12, 20, tzinfo=UTC)) is None
+    assert validate_cron(january_2026, now=datetime(2026, 1, 20, tzinfo=UTC)) is None  # still fires this month
+    late = validate_cron(january_2026, now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert late.startswith("does not fire in the coming year")
+    assert validate_cron(january_2026).startswith("does not fire in the coming year")  # today is later still
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4 *", "0 0 1 1 * 0 2020", "0 0 1 1 * 0 2099"],
+)
+def test_rules_that_never_fire_in_the_coming_year_are_refused_not_crashed_on(expression):
+    problem = validate_cron(expression, now=datetime(2026, 12, 3, tzinfo=UTC))
+    assert problem == (
+        "does not fire in the coming year (an impossible date such as 31 February, or a year that has passed)"
+    )
+
+
+def test_a_rule_that_fires_once_more_is_fine():
+    assert validate_cron("0 9 25 12 *", now=datetime(2026, 12, 3, tzinfo=UTC)) is None
+    assert validate_cron("0 12 1 1 * 0 2027", now=datetime(2026, 12, 3, tzinfo=UTC)) is None
+
+
+JANUARY_2026_HOURLY = RotationRule(
+    kind="cyclic", every="cron", cron="0 * * 1 * 0 2026", tz=UTC, anchor=datetime(2026, 1, 31, 21, 30, tzinfo=UTC)
+)
+
+
+@pytest.mark.parametrize("kind", ["cyclic", "sequential"])
+def test_past_its_last_boundary_a_rule_stays_on_its_video(kind):
+    rule = replace(JANUARY_2026_HOURLY, kind=kind)
+    # Boundaries at 22:00 and 23:00 on 31 January 2026, then none ever again.
+    assert boundaries_between(rule, rule.anchor, datetime(2026, 12, 3, tzinfo=UTC)) == 2
+    assert rotation_index(rule, 5, datetime(2026, 12, 3, tzinfo=UTC)) == 2
+    assert rotation_index(rule, 5, datetime(2030, 1, 1, tzinfo=UTC)) == 2
+    rebased = rebase(rule, datetime(2026, 12, 3, tzinfo=UTC))
+    assert rebased.anchor == datetime(2026, 1, 31, 23, 0, tzinfo=UTC) and rebased.base_index == 2
+    assert rebase(rebased, datetime(2027, 6, 1, tzinfo=UTC)) == rebased
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "not a cron at all", "0 0 1 1 * 0 2020", "99 99 * * *"])
+def test_a_stored_rule_that_never_fires_plays_the_anchor_video(cron):
+    """Rules saved before they were checked (or edited in the database) never break the page."""
+    rule = RotationRule(kind="cyclic", every="cron", cron=cron, tz=BERLIN, anchor=berlin(2026, 3, 1), base_index=1)
+    members = [V(10), V(11, rotation_order=1), V(12, rotation_order=2)]
+    assert choose_video(members, berlin(2026, 12, 3), rule).pk == 11
+    assert rebase(rule, berlin(2026, 12, 3)) == rule

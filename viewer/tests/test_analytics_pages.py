@@ -153,6 +153,8 @@ def test_links_from_the_portal(client_for, data):
         ({"start": "31/02/2026"}, "Enter a valid date."),
         ({"start": "1000-01-01", "end": "1000-01-02"}, "Choose dates between 2000-01-01 and 2999-12-31."),
         ({"start": "2026-03-01", "end": "9999-12-31"}, "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"end": "9999-12-31"}, "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"end": "0001-01-05"}, "Choose dates between 2000-01-01 and 2999-12-31."),
         ({**RANGE_QUERY, "bucket": "year"}, "Select a valid choice."),
     ],
 )

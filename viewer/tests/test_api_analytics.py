@@ -81,3 +81,48 @@ def test_analytics_of_other_companies_do_not_exist(tenants, make_portrait):
     client = token_client(tenants.owner)
     assert client.get(f"/api/v1/portraits/{theirs.unique_id}/analytics/").status_code == 404
     assert client.get("/api/v1/projects/schools/analytics/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        # The review's request: a 500 before (the day after 9999-12-31 is no date).
+        ({"end": "9999-12-31"}, "end", "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"start": "2026-01-01", "end": "9999-12-31"}, "end", "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"start": "0001-01-01"}, "start", "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"start": "1999-12-31", "end": "2000-01-02"}, "start", "Choose dates between 2000-01-01 and 2999-12-31."),
+        ({"start": "2020-01-01", "end": "2026-01-01"}, "end", "Choose a range of at most 366 days."),
+        ({"start": "2001-01-01"}, "start", "Choose a range of at most 366 days."),
+        ({"start": "2026-03-10", "end": "2026-03-01"}, "end", "The start date must not be after the end date."),
+        ({"start": "yesterday"}, "start", "Date has wrong format."),
+        ({"end": "2026-02-30"}, "end", "Date has wrong format."),
+        ({"end": ""}, "end", "Date has wrong format."),
+        ({"end": "2026-01-01T00:00:00Z"}, "end", "Date has wrong format."),
+    ],
+)
+@pytest.mark.parametrize("scope", ["portrait", "project"])
+def test_bad_periods_are_400_naming_the_parameter(tenants, five_visits, query, field, message, scope):
+    url = (
+        f"/api/v1/portraits/{five_visits.unique_id}/analytics/"
+        if scope == "portrait"
+        else f"/api/v1/projects/{five_visits.project.slug}/analytics/"
+    )
+    errors = errors_of(token_client(tenants.viewer).get(url, query))
+    assert list(errors) == [field]
+    assert errors[field][0].startswith(message)
+
+
+@pytest.mark.django_db
+def test_without_dates_a_long_lived_portrait_gets_its_last_366_days(tenants, five_visits):
+    Portrait.objects.filter(pk=five_visits.pk).update(created_at=timezone.now() - timedelta(days=3000))
+    body = token_client(tenants.viewer).get(f"/api/v1/portraits/{five_visits.unique_id}/analytics/").json()
+    today = timezone.localdate()
+    assert body["end"] == today.isoformat()
+    assert body["start"] == (today - timedelta(days=365)).isoformat() and body["sessions"] == 5
+    # The longest period there is, in full.
+    start = (today - timedelta(days=365)).isoformat()
+    body = token_client(tenants.viewer).get(
+        f"/api/v1/portraits/{five_visits.unique_id}/analytics/", {"start": start, "end": today.isoformat()}
+    )
+    assert body.status_code == 200

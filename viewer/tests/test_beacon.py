@@ -133,3 +133,71 @@ def test_beacons_are_rate_limited_per_ip(client, ready_portrait, settings):
     assert codes == [204, 204, 204, 429, 429]
     assert post(client, ready_portrait, {"session": str(uuid.uuid4())}, REMOTE_ADDR="192.0.2.10").status_code == 204
     cache.clear()
+
+
+def _expire(portrait):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    portrait.expires_at = timezone.now() - timedelta(minutes=1)
+    portrait.save()
+
+
+def _deactivate(portrait):
+    portrait.is_active = False
+    portrait.save()
+
+
+def _unpublish(portrait):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    portrait.published_at = timezone.now() + timedelta(days=1)
+    portrait.save()
+
+
+def _deactivate_company(portrait):
+    portrait.company.set_active(False)
+
+
+def _expire_subscription(portrait):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    portrait.company.subscription_expires_at = timezone.now() - timedelta(minutes=1)
+    portrait.company.save()
+
+
+def _pause_project(portrait):
+    portrait.project.status = "paused"
+    portrait.project.save()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_expire, "expired"),
+        (_deactivate, "inactive"),
+        (_unpublish, "unpublished"),
+        (_deactivate_company, "inactive"),
+        (_expire_subscription, "expired"),
+        (_pause_project, "inactive"),
+    ],
+)
+def test_a_photo_the_page_would_not_play_records_no_visit(client, ready_portrait, change, reason):
+    from django.core.cache import cache
+
+    cache.clear()
+    sid = str(uuid.uuid4())
+    assert post(client, ready_portrait, {"session": sid}).status_code == 204  # while it plays
+    change(ready_portrait)
+    response = post(client, ready_portrait, {"session": str(uuid.uuid4())})
+    assert response.status_code == 403
+    assert response.json() == {"error": f"this photo is not playing ({reason})", "reason": reason}
+    # Neither a new session nor more data on the old one.
+    assert post(client, ready_portrait, {"session": sid, "found": True}).status_code == 403
+    assert ViewSession.objects.count() == 1 and ViewSession.objects.get().found is False

@@ -48,17 +48,61 @@ def test_the_page_loads_the_runtime_marker_and_video_in_three_queries(
 
 
 @pytest.mark.django_db
-def test_views_count_grows_once_per_load_and_not_for_bots(client, ready_portrait):
+def test_views_count_grows_once_per_visitor_and_not_for_bots(client, ready_portrait):
     url = reverse("viewer:page", args=[ready_portrait.unique_id])
-    client.get(url, HTTP_USER_AGENT=PHONE)
-    client.get(url, HTTP_USER_AGENT=PHONE)
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.1")
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.2")
     client.get(url, HTTP_USER_AGENT="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
     client.get(url, HTTP_USER_AGENT="TelegramBot (like TwitterBot)")
     client.get(url)  # no user agent at all
-    client.head(url, HTTP_USER_AGENT=PHONE)
+    client.head(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.3")
     ready_portrait.refresh_from_db()
     assert ready_portrait.views_count == 2
     assert ready_portrait.last_viewed_at is not None
+
+
+@pytest.mark.django_db
+def test_a_reload_storm_from_one_address_counts_one_view_per_minute(client, ready_portrait, tenants, make_portrait):
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    for _ in range(30):
+        assert client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.5").status_code == 200
+    # Changing the address within one IPv6 /64 is still the same client.
+    for i in range(1, 11):
+        client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR=f"2001:db8:5:6::{i:x}")
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 2
+    # The limit is per photo: the same visitor's first look at another photo counts.
+    other = make_portrait(tenants.project_a, with_video=True)
+    from markers.models import Job
+
+    marker = Job.objects.get(portrait=ready_portrait, kind="mindar").output.name
+    Job.objects.create(portrait=other, kind="mindar", status="ready", output=marker)
+    client.get(reverse("viewer:page", args=[other.unique_id]), HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.5")
+    other.refresh_from_db()
+    assert other.views_count == 1
+
+
+@pytest.mark.django_db
+def test_after_the_window_the_same_visitor_counts_again(client, ready_portrait, settings):
+    import time
+
+    settings.VIEW_COUNT_WINDOW_SECONDS = 1
+    url = reverse("viewer:page", args=[ready_portrait.unique_id])
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.6")
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.6")
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 1
+    deadline = time.monotonic() + 15
+    while ready_portrait.views_count < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.6")
+        ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 2
+    settings.VIEW_COUNT_WINDOW_SECONDS = 0  # and 0 counts every load
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.6")
+    client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="203.0.113.6")
+    ready_portrait.refresh_from_db()
+    assert ready_portrait.views_count == 4
 
 
 @pytest.mark.django_db
@@ -140,15 +184,27 @@ def test_the_chosen_video_plays(client, ready_portrait):
     assert config["targets"][0]["videoUrl"] == second.file.url
 
 
+def _visitor(i: int) -> dict:
+    """Headers of visitor *i* as the one trusted proxy forwards them (see ``behind_a_proxy``)."""
+    return {"User-Agent": PHONE, "X-Forwarded-For": f"198.51.{100 + i // 250}.{i % 250 + 1}"}
+
+
+@pytest.fixture
+def behind_a_proxy(settings):
+    settings.BEHIND_PROXY = True
+    settings.NUM_PROXIES = 1
+    return settings
+
+
 @pytest.mark.django_db(transaction=True)
-def test_200_concurrent_page_loads_count_exactly_200(live_server, ready_portrait):
+def test_200_concurrent_page_loads_count_exactly_200(live_server, ready_portrait, behind_a_proxy):
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
     url = live_server.url + reverse("viewer:page", args=[ready_portrait.unique_id])
 
-    def load(_):
-        request = urllib.request.Request(url, headers={"User-Agent": PHONE})
+    def load(i):
+        request = urllib.request.Request(url, headers=_visitor(i))
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status
 
@@ -167,12 +223,14 @@ def test_the_micro_cache_serves_repeat_loads_with_one_query_and_still_counts(
     settings.VIEWER_PAGE_CACHE_SECONDS = 10
     pagecache.clear()
     url = reverse("viewer:page", args=[ready_portrait.unique_id])
-    first = client.get(url, HTTP_USER_AGENT=PHONE)
+    first = client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.1")
     with django_assert_num_queries(1):  # the views counter only
-        second = client.get(url, HTTP_USER_AGENT=PHONE)
+        second = client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.2")
     assert second.content == first.content and second["Cache-Control"] == first["Cache-Control"]
     with django_assert_num_queries(0):
         client.get(url, HTTP_USER_AGENT="Googlebot/2.1")
+    with django_assert_num_queries(0):  # a reload: not another view
+        client.get(url, HTTP_USER_AGENT=PHONE, REMOTE_ADDR="198.51.100.2")
     ready_portrait.refresh_from_db()
     assert ready_portrait.views_count == 2
     # Another language is another page.
@@ -193,17 +251,17 @@ def test_the_micro_cache_serves_repeat_loads_with_one_query_and_still_counts(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_batched_counting_counts_every_load_exactly_once(live_server, ready_portrait, settings):
+def test_batched_counting_counts_every_load_exactly_once(live_server, ready_portrait, behind_a_proxy):
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
 
     from viewer import counter
 
-    settings.VIEWS_FLUSH_SECONDS = 1
+    behind_a_proxy.VIEWS_FLUSH_SECONDS = 1
     url = live_server.url + reverse("viewer:page", args=[ready_portrait.unique_id])
 
-    def load(_):
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": PHONE}), timeout=60) as r:
+    def load(i):
+        with urllib.request.urlopen(urllib.request.Request(url, headers=_visitor(i)), timeout=60) as r:
             return r.status
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -285,3 +343,23 @@ def test_an_incompressible_marker_file_is_sent_whole_and_plain(rf, tmp_path):
         assert "Content-Encoding" not in response
         assert b"".join(response.streaming_content) == data
         assert response["Content-Length"] == str(len(data))
+@pytest.mark.django_db(transaction=True)
+def test_batched_counting_counts_a_visitor_once_across_intervals_and_processes(ready_portrait, settings):
+    from django.core.cache import cache
+
+    from viewer import counter
+
+    settings.VIEWS_FLUSH_SECONDS = 1
+    now = timezone.now()
+    key = f"view:{ready_portrait.unique_id}:"
+    for _ in range(50):  # a reload storm within one interval: one entry per visitor
+        for visitor in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+            counter.count(ready_portrait.pk, now, visitor=key + visitor)
+    counter.shutdown()
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 3
+    # The next interval (or another process: the same shared cache) does not count them again.
+    counter.count(ready_portrait.pk, now, visitor=key + "203.0.113.1")
+    counter.count(ready_portrait.pk, now, visitor=key + "203.0.113.9")
+    counter.shutdown()
+    assert Portrait.objects.get(pk=ready_portrait.pk).views_count == 4
+    cache.delete_many([f"once:{key}203.0.113.{i}" for i in (1, 2, 3, 9)])
