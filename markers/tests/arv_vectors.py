@@ -8,6 +8,8 @@
 * ``pictarize.arvm`` and ``album.arvm``: compact markers (:mod:`markers.mindar.compact`) compiled
   from those grey images: pictarize alone, and coffee then pictarize as a two-photo album. The
   matching, warp and tracking tests render camera frames from the same grey images.
+* ``card.arvm``: the compact form of the official compiler's ``card.mind`` fixture; the reader
+  test requires it to hold exactly what the ``.mind`` holds.
 
 ``markers/tests/test_arv_vectors.py`` rebuilds everything in memory and requires it to equal the
 committed files, so the vectors can never go stale. After a deliberate change to the compiler::
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from markers.mindar import compile_target, decode_image, to_grey
-from markers.mindar.compact import pack_compact
+from markers.mindar.compact import compact_from_mind, pack_compact
 from markers.mindar.detector import detect
 from markers.mindar.pyramid import BoxResizer, matching_scales
 
@@ -78,6 +80,7 @@ def build() -> dict[str, bytes]:
     coffee = compile_target(keyframe_grey("coffee_1000.jpg", 3))
     files["pictarize.arvm"] = pack_compact([pictarize])
     files["album.arvm"] = pack_compact([coffee, pictarize])
+    files["card.arvm"] = compact_from_mind((PHOTOS / "card.mind").read_bytes())
     return files
 
 
