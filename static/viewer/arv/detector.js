@@ -465,22 +465,24 @@ function downsample(src, w, h, out) {
 }
 
 // [1,4,6,4,1] along the rows, edges repeated: the sum in doubles in the reference's order, stored
-// in `out` (an Int32Array for the exact first octave, a Float32Array otherwise).
+// in `out` (an Int32Array for the exact first octave, a Float32Array otherwise). The two pixels
+// at each end read clamped neighbours; the interior needs no test.
 function horizontalPass(src, out, w, h) {
   for (let y = 0; y < h; y++) {
     const r = y * w;
-    for (let x = 0; x < w; x++) {
-      if (x >= 2 && x < w - 2) {
-        out[r + x] = src[r + x - 2] + src[r + x - 1] * 4 + src[r + x] * 6 + src[r + x + 1] * 4 + src[r + x + 2];
-      } else {
-        const xm2 = r + (x - 2 < 0 ? 0 : x - 2);
-        const xm1 = r + (x - 1 < 0 ? 0 : x - 1);
-        const xp1 = r + (x + 1 > w - 1 ? w - 1 : x + 1);
-        const xp2 = r + (x + 2 > w - 1 ? w - 1 : x + 2);
-        out[r + x] = src[xm2] + src[xm1] * 4 + src[r + x] * 6 + src[xp1] * 4 + src[xp2];
-      }
-    }
+    const end = r + w - 2;
+    for (let x = 0; x < 2 && x < w; x++) out[r + x] = clampedTaps(src, r, w, x);
+    for (let p = r + 2; p < end; p++) out[p] = src[p - 2] + src[p - 1] * 4 + src[p] * 6 + src[p + 1] * 4 + src[p + 2];
+    for (let x = Math.max(2, w - 2); x < w; x++) out[r + x] = clampedTaps(src, r, w, x);
   }
+}
+
+function clampedTaps(src, r, w, x) {
+  const xm2 = r + (x - 2 < 0 ? 0 : x - 2);
+  const xm1 = r + (x - 1 < 0 ? 0 : x - 1);
+  const xp1 = r + (x + 1 > w - 1 ? w - 1 : x + 1);
+  const xp2 = r + (x + 2 > w - 1 ? w - 1 : x + 2);
+  return src[xm2] + src[xm1] * 4 + src[r + x] * 6 + src[xp1] * 4 + src[xp2];
 }
 
 // [1,4,6,4,1] down the columns, edges repeated, divided by `divisor` (256 in the reference
