@@ -82,6 +82,42 @@ def test_the_printed_photo_is_found_and_the_video_laid_on_it(workspace):
         assert errors == []
 
 
+HIDE = """(() => {
+  Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+  document.dispatchEvent(new Event("visibilitychange"));
+})()"""
+SHOW = """(() => {
+  Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
+  document.dispatchEvent(new Event("visibilitychange"));
+})()"""
+
+
+def test_a_hidden_page_stops_the_camera_and_the_worker_and_resumes_when_visible(workspace):
+    clip = make_camera_clip(PHOTOS / "pictarize.jpg", workspace / "camera.mjpeg", seconds=8)
+    with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:
+        page, errors = open_page(context, base_url)
+        wait_until(page, "Number(document.body.dataset.found) > 0", timeout=FOUND_TIMEOUT_MS)
+        page.evaluate(HIDE)
+        stats = page.evaluate("window.arvEngine.stats()")
+        assert (stats["running"], stats["cameraOn"], stats["workerOn"]) == (False, False, False)
+        assert page.evaluate("document.querySelector('#ar video').srcObject") is None
+        assert dataset(page)["lost"] == "1", "the photo is reported lost when the page hides"
+        frames = int(dataset(page)["frames"])
+        page.wait_for_timeout(1000)
+        assert int(dataset(page)["frames"]) == frames, "nothing is processed while hidden"
+        page.evaluate(SHOW)
+        wait_until(page, "Number(document.body.dataset.found) > 1", timeout=FOUND_TIMEOUT_MS)
+        stats = page.evaluate("window.arvEngine.stats()")
+        assert (stats["running"], stats["cameraOn"], stats["workerOn"]) == (True, True, True)
+        assert int(dataset(page)["frames"]) > frames
+        # stop() releases everything for good
+        page.evaluate("window.arvEngine.stop()")
+        stats = page.evaluate("window.arvEngine.stats()")
+        assert (stats["running"], stats["cameraOn"], stats["workerOn"]) == (False, False, False)
+        assert page.evaluate("document.querySelectorAll('#ar video').length") == 0
+        assert errors == []
+
+
 def test_another_photo_is_not_taken_for_it(workspace):
     clip = make_camera_clip(PHOTOS / "coffee_1000.jpg", workspace / "camera.mjpeg", seconds=12)
     with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:

@@ -23,7 +23,8 @@
 //   });
 //   engine.stop();          // camera, worker, loop and listeners gone; elements hidden
 //   engine.setFilter({...});
-//   engine.stats();         // {source, processing, fps, timing, camera}
+//   engine.stats();         // {running, cameraOn, workerOn, source, processing, timing, fps,
+//                           //  camera (label), video (size)}
 //
 // startArvEngine rejects with an ArvEngineError whose `code` names the page's error panel:
 //   "unsupported"   no camera API (insecure page, old browser) or no module workers
@@ -189,6 +190,9 @@ class Engine {
   stats() {
     const r = this.lastResult;
     return {
+      running: !this.paused && !this.stopped,
+      cameraOn: Boolean(this.stream && this.stream.active),
+      workerOn: this.worker !== null,
       source: this.source,
       processing: r ? { width: r.width, height: r.height, ms: r.ms } : null,
       timing: r ? r.timing : null,
@@ -233,6 +237,8 @@ class Engine {
           this._result(data);
         } else if (data.type === "frame-error") {
           this._downgrade(data);
+        } else if (data.type === "fatal") {
+          this._fail(new ArvEngineError("unsupported", `the tracker failed: ${data.message}`));
         }
       };
       const pipeline = { ...this.o.pipeline };

@@ -12,6 +12,7 @@
 //   {type: "result", id, time, width, height, ms, targets: [{visible, found, lost, corners}]}
 //        corners: 8 numbers in processing-frame pixels (the engine scales them to the video)
 //   {type: "frame-error", id, source, message}          this kind of frame cannot be read here
+//   {type: "fatal", id, message}                        the pipeline failed (a bug): stop
 //
 // Buffers (grey frame, VideoFrame copy, canvas) are kept between frames and only reallocated
 // when the camera's size changes.
@@ -109,7 +110,14 @@ async function handleFrame(data) {
     return;
   }
   const started = performance.now();
-  const results = pipeline.process(grey, size.width, size.height, data.time);
+  let results;
+  try {
+    results = pipeline.process(grey, size.width, size.height, data.time);
+  } catch (err) {
+    // A bug, not a property of this frame: the page hands over to the next engine.
+    postMessage({ type: "fatal", id: data.id, message: String((err && err.stack) || err) });
+    return;
+  }
   const ms = performance.now() - started;
   postMessage({
     type: "result",
@@ -143,10 +151,14 @@ function init(data) {
 }
 
 // Frames are handled one at a time, in order; the engine sends the next only after a result.
+// handleFrame reports its own failures, so the queue never stays rejected.
 let queue = Promise.resolve();
 self.onmessage = (event) => {
   const data = event.data;
   if (data.type === "init") init(data);
-  else if (data.type === "frame" && pipeline) queue = queue.then(() => handleFrame(data));
-  else if (data.type === "filter" && pipeline) pipeline.setFilter(data.options || {});
+  else if (data.type === "frame" && pipeline) {
+    queue = queue.then(() => handleFrame(data)).catch((err) => {
+      postMessage({ type: "fatal", id: data.id, message: String((err && err.stack) || err) });
+    });
+  } else if (data.type === "filter" && pipeline) pipeline.setFilter(data.options || {});
 };
