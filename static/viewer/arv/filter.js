@@ -6,10 +6,13 @@
 //   beta            how fast the cutoff rises with speed (per pixel/second): higher = less lag
 //   dCutoff (Hz)    cutoff of the speed estimate itself
 //
-// The defaults come from the offline benchmark (bench/arv_tracker_offline.mjs, docs/benchmarks.md);
-// phase B re-measures them in the browsers.
+// The defaults are the offline benchmark's pick (bench/arv_tracker_offline.mjs, docs/benchmarks.md):
+// the least jitter on a still print whose lag keeps a hand-held sequence's corner error within
+// +0.5 px (median) of the unfiltered corners. Still, the cutoff is 0.1 Hz (strong smoothing);
+// moving at v px/s it is 0.1 + v Hz, so motion passes through. Measured on synthetic frames:
+// phase B re-measures them on camera clips in the browsers.
 
-export const FILTER_DEFAULTS = { minCutoff: 1.0, beta: 0.02, dCutoff: 1.0 };
+export const FILTER_DEFAULTS = { minCutoff: 0.1, beta: 1, dCutoff: 1 };
 
 function alpha(cutoff, dt) {
   const tau = 1 / (2 * Math.PI * cutoff);
