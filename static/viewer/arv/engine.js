@@ -172,6 +172,7 @@ class Engine {
     this.stopped = true;
     document.removeEventListener("visibilitychange", this.onVisibility);
     if (this.resizeObserver) this.resizeObserver.disconnect();
+    if (this.onResize) window.removeEventListener("resize", this.onResize);
     this._halt();
     if (this.video) this.video.remove();
     for (const entry of this.entries || []) {
@@ -324,6 +325,7 @@ class Engine {
       this.resizeObserver = new ResizeObserver(measure);
       this.resizeObserver.observe(this.container);
     } else {
+      this.onResize = measure;
       window.addEventListener("resize", measure);
     }
   }
