@@ -69,8 +69,13 @@ dev: install migrate
 	  DEBUG=1 $(PY) manage.py qcluster & \
 	  wait
 
+# pytest, then the viewer's JavaScript under Node's own test runner (jstests/). Both always run,
+# and the target fails if either failed (make's error line shows Node's status if Node failed,
+# else pytest's).
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS); pytest_status=$$?; \
+	node --test jstests/; node_status=$$?; \
+	if [ $$node_status -ne 0 ]; then exit $$node_status; fi; exit $$pytest_status
 
 # `make test` fuzzes the API with one fixed, derandomised generation; this explores with new random
 # seeds. A failing run prints its seed: replay it with ARV_FUZZ_SEED=<seed> and the same examples.

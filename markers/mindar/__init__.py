@@ -5,6 +5,7 @@ No Django here: the package takes bytes or arrays and returns bytes or plain obj
 run in a worker, a management command or a test without settings. See ``docs/mindar-compiler.md``.
 """
 
+from .compact import CompactFormatError, CompactMarker, compact_from_mind, pack_compact, read_compact
 from .compiler import CompileResult, compile_mind, compile_target
 from .decode import ImageDecodeError, decode_image, to_grey
 from .encode import pack_mind
@@ -25,6 +26,8 @@ COMPILER_VERSION = "arv-mindar/1 (mind-ar 1.2.5)"
 
 __all__ = [
     "COMPILER_VERSION",
+    "CompactFormatError",
+    "CompactMarker",
     "CompileResult",
     "ImageDecodeError",
     "KeyframeInfo",
@@ -33,11 +36,14 @@ __all__ = [
     "TargetInfo",
     "TrackabilityReport",
     "TrackingSetInfo",
+    "compact_from_mind",
     "compile_mind",
     "compile_target",
     "decode_image",
     "merge_mind",
+    "pack_compact",
     "pack_mind",
+    "read_compact",
     "read_mind",
     "to_grey",
 ]

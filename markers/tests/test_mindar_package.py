@@ -43,7 +43,8 @@ def test_public_api_is_exported():
     expected = {
         "COMPILER_VERSION", "CompileResult", "ImageDecodeError", "MindFile", "MindFormatError",
         "TrackabilityReport", "compile_mind", "compile_target", "decode_image", "merge_mind",
-        "pack_mind", "read_mind", "to_grey",
+        "pack_mind", "read_mind", "to_grey", "CompactFormatError", "compact_from_mind", "pack_compact",
+        "read_compact",
     }
     assert expected <= set(markers.mindar.__all__)
     assert isinstance(markers.mindar.COMPILER_VERSION, str)

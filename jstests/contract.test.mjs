@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import {
   FpsMeter, attemptPlan, multiply, projectToPixels, unitPhotoCorners, unletterbox,
-} from "../../../static/viewer/contract.js";
+} from "../static/viewer/contract.js";
 
 // MindAR's camera (controller.js): f from a 45° vertical field of view, principal point at the
 // centre of the input, and its OpenGL projection of that camera.
