@@ -245,13 +245,19 @@ def portrait_print_sheet(request, uuid):
     except Exception:
         messages.error(request, services.storage_error_message())
         return redirect(portrait)
-    pdf = printsheet.print_sheet_pdf(
-        image=image,
-        url=portrait.public_url,
-        instruction=_("Scan the QR code, then point your camera at the photo."),
-        title=portrait.title,
-        fmt=fmt,
-    )
+    try:
+        pdf = printsheet.print_sheet_pdf(
+            image=image,
+            url=portrait.public_url,
+            instruction=_("Scan the QR code, then point your camera at the photo."),
+            title=portrait.title,
+            fmt=fmt,
+        )
+    except OSError:
+        # The stored file is not a readable image (damaged in storage): say so on the photo's
+        # page rather than answering 500.
+        messages.error(request, _("The photo could not be read to make its print sheet. Upload it again."))
+        return redirect(portrait)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="print-{slugify(portrait.title) or portrait.unique_id}-{fmt}.pdf"'
