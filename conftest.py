@@ -119,14 +119,15 @@ def make_portrait(db):
         storage = storage_for_company(project.company)
         portrait.image = storage.save(f"{portrait.storage_dir}/photo.jpg", ContentFile(data))
         portrait.save()
-        if with_video:
+        # with_video=True makes one ready video ("Clip"); a number makes that many.
+        for index in range(int(with_video)):
             name = storage.save(
                 f"{portrait.storage_dir}/video.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
             )
             Video.objects.create(
                 portrait=portrait,
                 file=name,
-                title="Clip",
+                title="Clip" if index == 0 else f"Clip {index + 1}",
                 size_bytes=124,
                 stored_bytes=124,
                 mime_type="video/mp4",
@@ -134,6 +135,7 @@ def make_portrait(db):
                 width=640,
                 height=360,
                 status=Video.Status.READY,
+                rotation_order=index,
             )
         return portrait
 

@@ -266,7 +266,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "markers.models.Job.Status",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The docs page links the site's own icon (templates/api_docs.html).
+    "SWAGGER_UI_FAVICON_HREF": "",
     "REDOC_DIST": "SIDECAR",
 }
 
