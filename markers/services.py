@@ -206,6 +206,7 @@ def _succeed(job: Job, token, outcome: Outcome, *, duration_ms: int) -> str:
             company.release_storage(job.output_bytes)
             job.output.name = old_names[0]
             _delete_quietly(storage, old_names)
+    logger.info("job %s (%s) ready in %s ms", job.pk, job.kind, duration_ms)
     return Job.Status.READY
 
 

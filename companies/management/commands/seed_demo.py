@@ -13,6 +13,26 @@ from companies.models import Company, Membership, Project
 
 ADMIN_USERNAME, ADMIN_PASSWORD = "admin", "admin-demo-pass"
 DEMO_USERNAME, DEMO_PASSWORD = "demo", "demo-pass"
+DEMO_COMPANY = "Demo Studio"
+
+
+def demo_logins() -> dict[str, str]:
+    """"username / password" of the back-office and portal demo logins, or a hint where the
+    operator has changed the password since (a changed password is never shown)."""
+    from django.contrib.auth import get_user_model
+
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=[ADMIN_USERNAME, DEMO_USERNAME])}
+    logins = {}
+    demos = (("admin", ADMIN_USERNAME, ADMIN_PASSWORD), ("portal", DEMO_USERNAME, DEMO_PASSWORD))
+    for key, username, password in demos:
+        user = users.get(username)
+        if user is None:
+            logins[key] = "(no demo login: run manage.py seed_demo)"
+        elif user.check_password(password):
+            logins[key] = f"{username} / {password}"
+        else:
+            logins[key] = f"{username} / (the password you set)"
+    return logins
 
 
 class Command(BaseCommand):
