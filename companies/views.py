@@ -14,8 +14,10 @@ from companies.access import (
     get_project_for_user,
     portal_view,
 )
+from companies.dashboard import overview as dashboard_overview
 from companies.forms import InviteForm, ProjectForm, RoleForm, SwitchCompanyForm
 from companies.models import Project
+from viewer import charts
 
 PROJECTS_PER_PAGE = 25
 
@@ -29,7 +31,14 @@ def _add_errors(form, exc: ValidationError) -> None:
 def dashboard(request):
     company = request.tenant.company
     projects = Project.objects.for_company(company).exclude(status=Project.Status.ARCHIVED).with_portrait_counts()
-    return render(request, "companies/dashboard.html", {"company": company, "projects": projects[:50]})
+    overview = dashboard_overview(company)
+    context = {
+        "company": company,
+        "projects": projects[:50],
+        "overview": overview,
+        "views_chart": charts.sessions_chart(overview.views_series, "day", title=_("Visits per day")),
+    }
+    return render(request, "companies/dashboard.html", context)
 
 
 @require_POST

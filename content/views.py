@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +30,7 @@ from content.models import Portrait, Rotation, Video
 from content.schedules import choose_video
 from markers.models import Job
 from markers.reports import marker_summary
-from markers.services import regenerate_marker
+from markers.services import regenerate_marker, retry_failed_jobs
 
 PORTRAITS_PER_PAGE = 24
 
@@ -188,6 +189,23 @@ def portrait_delete(request, uuid):
     services.delete_portrait(portrait=portrait)
     messages.success(request, _("“%(title)s” and its files were deleted.") % {"title": portrait.title})
     return redirect(project)
+
+
+@require_POST
+@portal_view
+def portrait_retry(request, uuid):
+    """Try a failed photo's failed jobs again; back to where the button was (the dashboard)."""
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    if retry_failed_jobs(portrait=portrait):
+        messages.success(request, _("“%(title)s” is being processed again.") % {"title": portrait.title})
+    else:
+        messages.info(request, _("Nothing of “%(title)s” has failed.") % {"title": portrait.title})
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(portrait)
 
 
 @require_POST
