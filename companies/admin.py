@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from companies.models import (
     Company,
@@ -568,3 +570,30 @@ class NotificationAdmin(admin.ModelAdmin):
             Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
             sent += deliver(notification)
         self.message_user(request, ngettext("%d notification sent again.", "%d notifications sent again.", sent) % sent)
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ApiTokenAdmin(TokenAdmin):
+    """Who has an API token, since when, and revoking it (delete); never the key. DRF's own
+    admin listed every key, while the portal shows a key once, to its owner (companies/tokens.py);
+    a token's name everywhere in the back office is its owner's (see CompaniesConfig.ready)."""
+
+    list_display = ("user", "key_hint", "created")
+    fields = ("user", "key_hint", "created")
+    readonly_fields = fields
+
+    @admin.display(description=_("key"))
+    def key_hint(self, obj) -> str:
+        return f"{obj.key[:4]}…"
+
+    def has_add_permission(self, request):
+        # A key is made by its owner in the portal, who sees it once; staff can only revoke it.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

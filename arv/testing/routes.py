@@ -154,12 +154,13 @@ def admin_values(route: Route) -> dict[str, list] | None:
     return {name: [quote(obj.pk)] for name in route.converters}
 
 
+SHADOWED = "shadowed: its URLs are served by "
+
+
 def combinations(route: Route, candidates: Mapping[str, list]) -> tuple[list[str], str]:
     """The filled paths that resolve back to *route*, or ([], why not)."""
-    if not route.converters:
-        return [route.fill({})], ""
-    values = admin_values(route)
-    if values == {}:
+    values = admin_values(route) if route.converters else {}
+    if route.converters and values == {}:
         return [], f"no {route.model_admin.model._meta.verbose_name} in the tour's data"
     if values is None:
         values = {name: _values_for(route, name, candidates) for name in route.converters}
@@ -174,12 +175,14 @@ def combinations(route: Route, candidates: Mapping[str, list]) -> tuple[list[str
             match = resolve(path)
         except Resolver404:
             continue
+        # An earlier route with the same pattern answers these URLs (Django's auth URLs after
+        # our own log-in and password reset views).
         if match.func is not route.callback:
             shadowed = match.view_name or match.route
             continue
         paths.append(path)
     if not paths and shadowed:
-        return [], f"shadowed: its URLs are served by {shadowed}"
+        return [], SHADOWED + shadowed
     if not paths:
         return [], "no candidate value makes a URL of this route"
     return paths, ""
@@ -248,7 +251,10 @@ def classify(
             continue
         paths, why = combinations(route, candidates)
         if not paths:
-            kind = "unreachable" if route.model_admin is not None else "unclassified"
+            if why.startswith(SHADOWED):
+                kind = "not a page"
+            else:
+                kind = "unreachable" if route.model_admin is not None else "unclassified"
             result.append(Classified(route, kind, why))
             continue
         visits, reasons, shapes, errors = [], [], set(), []
