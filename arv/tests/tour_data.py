@@ -67,7 +67,7 @@ def _sessions(portrait, *, days_ago: int, found: int, lost: int, device="mobile"
 def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNamespace:
     from companies import notifications
     from companies.models import Folder, Project, StorageConnection, StorageMove
-    from content.models import PendingUpload
+    from content.models import PendingUpload, Portrait
     from content.tests import media
     from markers import services as marker_services
     from viewer.retention import rollup_view_sessions
@@ -102,13 +102,18 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNames
     storage.save(ns.failed.image.name, ContentFile(b"this is not a photo"))
     marker_services.queue_portrait_jobs(portrait=ns.failed)
     _run_jobs(ns.failed)
-    # Public pages that do not play: ended (410), paused, not yet published.
-    ns.expired = make_portrait(ns.weddings, title="Ended photo", expires_at=now - timedelta(days=2))
-    ns.paused = make_portrait(ns.weddings, title="Paused photo", is_active=False)
-    ns.unpublished = make_portrait(ns.weddings, title="Coming soon", published_at=now + timedelta(days=3))
-    for portrait in (ns.expired, ns.paused, ns.unpublished):
-        marker_services.queue_job(portrait=portrait, kind="preview")
-        _run_jobs(portrait)
+    # Ready photos whose public page does not play: ended (the 410 page), paused, not yet
+    # published. Uploads of the same photo, so their markers are reused rather than compiled.
+    ns.expired = _upload(client, ns.weddings, "Ended photo", clip)
+    ns.paused = _upload(client, ns.weddings, "Paused photo", clip)
+    ns.unpublished = _upload(client, ns.weddings, "Coming soon", clip)
+    for portrait, change in (
+        (ns.expired, {"expires_at": now - timedelta(days=2)}),
+        (ns.paused, {"is_active": False}),
+        (ns.unpublished, {"published_at": now + timedelta(days=3)}),
+    ):
+        Portrait.objects.filter(pk=portrait.pk).update(**change)
+        portrait.refresh_from_db()
 
     # The album of the project's live photos, and a project about to expire with nothing in it.
     marker_services.rebuild_project_marker(project=ns.weddings)
