@@ -9,10 +9,11 @@ that a page added tomorrow is toured without editing the test. This module:
    route's ``ModelAdmin`` gives the model, the model its first row); for every other route, from
    candidate values the tour's data offers per parameter name or converter (``uuid``, ``slug``,
    ``int``...); each filled URL is checked to resolve back to the same route;
-3. asks each filled URL, with Django's test client, as each role (anonymous, a viewer-role member,
-   the company's owner, staff) and classifies the route: a page to tour (who sees it, with what
-   status), an endpoint that is not a page (POST-only action, a file or JSON, a redirect), or a
-   route it cannot classify, which the tour reports as a failure.
+3. asks each filled URL, with Django's test client, as the roles that matter (anonymous, a
+   viewer-role member, the company's owner, staff: see answers_for()) and classifies the route:
+   a page to tour (who sees it, with what status), an endpoint that is not a page (POST-only
+   action, a file or JSON, a redirect), or a route it cannot classify, which the tour reports
+   as a failure.
 
 Routes that serve no page and whose parameters cannot be filled (stored files, the API's
 catch-all) are named in an explicit exclusion list by the caller.
@@ -206,10 +207,33 @@ def ask(client, path: str) -> Answer:
     return Answer(response.status_code, response.get("Content-Type", ""), shape=_shape(response))
 
 
+def _is_page(role: str, answer: Answer | None) -> bool:
+    return answer is not None and answer.is_html and answer.status in PAGE_STATUSES[role]
+
+
+def answers_for(clients: Mapping[str, object], path: str) -> dict[str, Answer]:
+    """The answers the classification needs, asking as few roles as it can: a public page needs
+    no log-in; what sends anonymous visitors to the back office's log-in is for staff only; a
+    page members see needs no staff opinion."""
+    from django.urls import reverse
+
+    anonymous = ask(clients[ANONYMOUS], path)
+    answers = {ANONYMOUS: anonymous}
+    if _is_page(ANONYMOUS, anonymous):
+        return answers
+    admin_login = reverse("admin:login")
+    if not urlsplit(anonymous.location).path.startswith(admin_login):
+        for role in MEMBERS:
+            answers[role] = ask(clients[role], path)
+        if any(_is_page(role, answers[role]) and answers[role].status == 200 for role in MEMBERS):
+            return answers
+    answers[STAFF] = ask(clients[STAFF], path)
+    return answers
+
+
 def _visits(route: Route, path: str, answers: dict[str, Answer]) -> list[Visit]:
     def page(role):
-        answer = answers[role]
-        return answer.is_html and answer.status in PAGE_STATUSES[role]
+        return _is_page(role, answers.get(role))
 
     label = route.label
     if page(ANONYMOUS):
@@ -259,7 +283,7 @@ def classify(
             continue
         visits, reasons, shapes, errors = [], [], set(), []
         for path in paths:
-            answers = {role: ask(clients[role], path) for role in ROLES}
+            answers = answers_for(clients, path)
             errors += [f"GET {path} as {role}: {a.status}" for role, a in answers.items() if a.status >= 500]
             found = _visits(route, path, answers)
             # Another variant of a page is toured only if it looks different (another status or
@@ -270,11 +294,13 @@ def classify(
                 visits += found
             elif not found:
                 reasons.append(_not_a_page(answers.values()))
+                if all(answer.status == 405 for answer in answers.values()):
+                    break  # an action: the other values would answer the same
         if errors:
             result.append(Classified(route, "server error", "; ".join(errors)))
         elif visits:
             result.append(Classified(route, "page", visits=visits))
-        elif route.model_admin is not None and answers[STAFF].status == 403:
+        elif route.model_admin is not None and answers.get(STAFF) and answers[STAFF].status == 403:
             result.append(Classified(route, "not a page", "the back office does not allow it (403 for staff)"))
         elif any(reasons):
             result.append(Classified(route, "not a page", next(r for r in reasons if r)))

@@ -11,6 +11,7 @@ widths go to var/page-tour/ (or $TOUR_ARTIFACTS), which git ignores.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -56,8 +57,14 @@ def extra_visits(data) -> list[Visit]:
     ]
 
 
-def write_summary(path: Path, classified, result) -> None:
-    lines = [f"{result.loads} page loads in {result.seconds:.0f} s, {result.screenshots} screenshots", ""]
+def write_summary(path: Path, classified, result, timings: dict[str, float]) -> None:
+    pages = len({(v.role, v.path) for entry in classified for v in entry.visits})
+    lines = [
+        f"{result.loads} page loads ({pages} pages and the error pages, at {len(WIDTHS)} widths in "
+        f"{len(LANGUAGES)} languages) in {result.seconds:.0f} s, {result.screenshots} screenshots; "
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()),
+        "",
+    ]
     for entry in classified:
         if entry.kind == "page":
             for visit in entry.visits:
@@ -72,6 +79,7 @@ def test_every_page_in_a_real_browser(live_server, client, tenants, make_user, m
     reason = missing_browser_tools(REPO_ROOT)
     if reason:
         pytest.skip(reason)
+    started = time.monotonic()
     data = tour_data.build(
         client=client, tenants=tenants, make_user=make_user, make_portrait=make_portrait, tmp_path=tmp_path
     )
@@ -80,7 +88,9 @@ def test_every_page_in_a_real_browser(live_server, client, tenants, make_user, m
     for role, user in users.items():
         clients[role].force_login(user)
 
+    built = time.monotonic()
     classified = classify(routes(), clients, tour_data.candidates(data), EXCLUDED)
+    timings = {"data": built - started, "classification": time.monotonic() - built}
     # The probes asked the API as anonymous and as each user: leave no throttle history behind.
     reset_throttles(*users.values())
     errors = [f"{c.route.label}: {c.reason}" for c in classified if c.kind == "server error"]
@@ -102,7 +112,7 @@ def test_every_page_in_a_real_browser(live_server, client, tenants, make_user, m
     artifacts = artifacts_dir()
     with browser() as chromium:
         result = Tour(chromium, live_server.url, artifacts).run(visits, cookies)
-    write_summary(artifacts / "summary.txt", classified, result)
+    write_summary(artifacts / "summary.txt", classified, result, timings)
 
     pages = len({(v.role, v.path) for v in visits})
     assert result.loads == pages * len(WIDTHS) * len(LANGUAGES)
