@@ -7,7 +7,8 @@ Writes, next to this file: portal-photo.png (the demo photo's page in the portal
 (the viewer on a 390 px phone whose camera films the printed demo photo: found, video playing) and
 back-office.png (the back office's first page), each reduced to a 256-colour palette. Logs in with
 the demo logins `make run` prints. The phone's camera is a generated clip of the demo photo on a
-table (arv/testing/browser.py), as in the viewer's browser tests.
+table (arv/testing/browser.py), as in the viewer's browser tests. The unmute button's emoji needs a
+colour emoji font (Debian: fonts-noto-color-emoji), as every phone has.
 """
 
 from __future__ import annotations
