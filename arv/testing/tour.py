@@ -70,6 +70,22 @@ PAGE_STATE = """
         + ` over ${lines.length} lines`);
     }
   }
+  // A select squeezed so that its choice shows a letter or two (a role picker in a narrow column).
+  const measure = document.createElement("canvas").getContext("2d");
+  for (const select of document.querySelectorAll("select")) {
+    const option = select.selectedOptions[0];
+    const box = select.getBoundingClientRect();
+    if (!option || box.width <= 1 || box.height <= 1) continue;
+    const style = getComputedStyle(select);
+    measure.font = style.font;
+    const need = measure.measureText(option.text.trim()).width;
+    // Room for the text: the box less its padding and the drop-down arrow.
+    const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;
+    if (need > room && room < 2.5 * parseFloat(style.fontSize)) {
+      const shown = Math.max(0, Math.round(room));
+      narrow.push(`${describe(select)} shows ${shown} px of "${option.text.trim().slice(0, 30)}"`);
+    }
+  }
   const broken = [...document.images]
     .filter((img) => img.complete && img.naturalWidth === 0 && img.getAttribute("src"))
     .map((img) => img.currentSrc || img.src);

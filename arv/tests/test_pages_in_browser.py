@@ -116,3 +116,22 @@ def test_no_page_asks_for_an_icon_in_vain(open_tour, client, tenants, make_portr
             assert tour.look(tab, visit, 1280, "en") == []
             assert tab.locator("link[rel=icon]").count() == 2
     assert icons and all(status == 200 for _url, status in icons), icons
+
+
+def test_a_projects_photos_and_its_members_fit_a_phone(open_tour, client, tenants, make_portrait):
+    """The project page's photos are a grid of cards (they were an unstyled list: bullets and
+    full-width pictures), and the owner's role pickers show their choice (they were squeezed to
+    two letters in a narrow column)."""
+    for title in ("Anna", "Boris", "Clara"):
+        make_portrait(tenants.project_a, title=title)
+    client.force_login(tenants.owner)
+    project = tenants.project_a.get_absolute_url()
+    members = reverse("portal:member_list")
+    with open_tour() as tour, tour.tab(session_cookies(client), "ru") as tab:
+        for width in (390, 1280):
+            assert tour.look(tab, Visit("project", "owner", project, 200), width, "ru") == []
+            cards = tab.locator(".thumbs > .thumb")
+            first, second = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+            assert first["y"] == second["y"] and first["width"] < width / 2, (width, first, second)
+            assert tab.evaluate("getComputedStyle(document.querySelector('.thumbs')).listStyleType") == "none"
+            assert tour.look(tab, Visit("members", "owner", members, 200), width, "ru") == []
