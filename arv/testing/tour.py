@@ -153,6 +153,9 @@ class _Recorder:
 
     document: str = ""
     events: list[tuple[str, str]] = field(default_factory=list)
+    # The page's own requests: an answer that arrives after the tour moved on (a beacon sent
+    # while leaving) belongs to the page that asked, not to the next one.
+    requests: set = field(default_factory=set)
 
     def add(self, kind: str, detail: str) -> None:
         self.events.append((kind, detail))
@@ -221,14 +224,19 @@ class Tour:
     def _on_page_error(self, error) -> None:
         self._recorder.add("uncaught exception", str(error))
 
+    def _on_request(self, request) -> None:
+        self._recorder.requests.add(request)
+
     def _on_response(self, response) -> None:
+        if response.request not in self._recorder.requests:
+            return
         if response.status >= 400 and response.url != self._recorder.document:
             self._recorder.add("failed request", f"{response.status} {response.request.method} {response.url}")
 
     def _on_request_failed(self, request) -> None:
         failure = request.failure or ""
         # Cancelled by the page or by leaving it (a video's preload, a beacon): not an error.
-        if "ERR_ABORTED" in failure:
+        if "ERR_ABORTED" in failure or request not in self._recorder.requests:
             return
         self._recorder.add("failed request", f"{failure} {request.method} {request.url}")
 
@@ -236,6 +244,7 @@ class Tour:
         tab = context.new_page()
         tab.on("console", self._on_console)
         tab.on("pageerror", self._on_page_error)
+        tab.on("request", self._on_request)
         tab.on("response", self._on_response)
         tab.on("requestfailed", self._on_request_failed)
         return tab
