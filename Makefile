@@ -49,6 +49,10 @@ npm: node_modules/.installed
 migrate: install .env
 	$(PY) manage.py migrate --noinput
 
+# What `run` and `dev` serve. Unless SITE_URL is set (environment or .env), QR codes, print sheets,
+# e-mails and the demo's output link here, and the logs are text lines rather than JSON.
+run dev: export ARV_SERVE_URL = http://$(HOST):$(PORT)
+
 run: install .env migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py setup_schedules
@@ -60,6 +64,7 @@ run: install .env migrate
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(VENV)/bin/gunicorn arv.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --access-logfile - & \
 	  $(PY) manage.py qcluster & \
+	  $(PY) manage.py welcome --wait & \
 	  wait
 
 dev: install migrate
@@ -67,6 +72,7 @@ dev: install migrate
 	@trap 'kill 0' INT TERM EXIT; \
 	  DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) & \
 	  DEBUG=1 $(PY) manage.py qcluster & \
+	  DEBUG=1 $(PY) manage.py welcome --wait & \
 	  wait
 
 # pytest, then the viewer's JavaScript under Node's own test runner (jstests/). Both always run,

@@ -108,7 +108,8 @@ def make_portrait(db):
     from content.models import Portrait, Video
 
     def make(project, *, title="Portrait", with_video=False, video_data=None, **fields):
-        """*video_data*: the bytes of its one ready video (a stand-in MP4 header with_video)."""
+        """with_video: True or a number of ready videos; *video_data*: their bytes (a stand-in MP4
+        header by default)."""
         data = jpeg_bytes(seed=Portrait.objects.count() + 1)
         portrait = Portrait(
             company=project.company,
@@ -125,13 +126,16 @@ def make_portrait(db):
         storage = storage_for_company(project.company)
         portrait.image = storage.save(f"{portrait.storage_dir}/photo.jpg", ContentFile(data))
         portrait.save()
-        if with_video or video_data is not None:
-            video_data = video_data if video_data is not None else b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
+        # with_video=True makes one ready video ("Clip"); a number makes that many; video_data sets
+        # their bytes (and makes one when with_video is not given).
+        count = int(with_video) or (1 if video_data is not None else 0)
+        video_data = video_data if video_data is not None else b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100
+        for index in range(count):
             name = storage.save(f"{portrait.storage_dir}/video.mp4", ContentFile(video_data))
             Video.objects.create(
                 portrait=portrait,
                 file=name,
-                title="Clip",
+                title="Clip" if index == 0 else f"Clip {index + 1}",
                 size_bytes=len(video_data),
                 stored_bytes=len(video_data),
                 mime_type="video/mp4",
@@ -139,6 +143,7 @@ def make_portrait(db):
                 width=640,
                 height=360,
                 status=Video.Status.READY,
+                rotation_order=index,
             )
         return portrait
 

@@ -11,6 +11,7 @@ variables already set in the real environment win, so deployments can ignore the
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -159,3 +160,32 @@ def env_secret(
     if len(value) < min_length:
         raise ImproperlyConfigured(f"{name} is too short: use at least {min_length} characters.")
     return value
+
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 - names, compared with, never bound here
+
+
+def lan_address() -> str:
+    """This machine's address on its local network, as a phone on the same Wi-Fi reaches it;
+    127.0.0.1 when there is none. Connecting a UDP socket sends nothing: it only picks the
+    interface that routes to the (documentation-only) address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def local_site_url(serve_url: str) -> str:
+    """The site URL for a local server listening at *serve_url* (``http://HOST:PORT``, what
+    ``make run`` serves): the same, except that a server on every interface (0.0.0.0) is named by
+    its network address, so QR codes open on a phone in the same network."""
+    parts = urlsplit(serve_url)
+    host = parts.hostname or ""
+    if host in WILDCARD_HOSTS or f"[{host}]" in WILDCARD_HOSTS:
+        host = lan_address()
+    elif ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"

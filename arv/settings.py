@@ -6,6 +6,7 @@ clone runs with no services. `.env.example` documents every variable.
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +22,7 @@ from arv.env import (
     env_timezone,
     env_url,
     load_dotenv,
+    local_site_url,
 )
 from companies.hosts import AllowedHosts
 
@@ -37,14 +39,22 @@ SECRET_KEY = env_secret(
     min_length=32,
 )
 
+# `make run` and `make dev` name the address they serve (http://HOST:PORT): the site's links
+# then follow it (unless SITE_URL says otherwise) and the logs are lines for a person to read.
+SERVE_URL = env_url("ARV_SERVE_URL", "")
 # Public base URL of the site, used in QR codes, emails and absolute links.
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL = env_url("SITE_URL", local_site_url(SERVE_URL) if SERVE_URL else "http://127.0.0.1:8000")
 SITE_NAME = env_str("SITE_NAME", "ARV")
 _site_is_https = SITE_URL.startswith("https://")
 
 # The operator's host names, plus the verified viewer domains of companies (companies/hosts.py):
-# no wildcard, and a domain is served only once its owner proved control of it.
-ALLOWED_HOSTS = AllowedHosts(env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"]))
+# no wildcard, and a domain is served only once its owner proved control of it. The site's own host
+# is always among the defaults, so a SITE_URL alone makes a working setup.
+_site_host = urlsplit(SITE_URL).netloc.rsplit("@", 1)[-1]
+_site_host = _site_host if _site_host.endswith("]") else _site_host.rsplit(":", 1)[0]
+ALLOWED_HOSTS = AllowedHosts(
+    env_list("ALLOWED_HOSTS", list(dict.fromkeys(["localhost", "127.0.0.1", "[::1]", _site_host])))
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 VAR_DIR = env_path("VAR_DIR", Path("var"), base=BASE_DIR)
@@ -281,7 +291,8 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The docs page links the site's own icon (templates/api_docs.html).
+    "SWAGGER_UI_FAVICON_HREF": "",
     "REDOC_DIST": "SIDECAR",
 }
 
@@ -487,7 +498,8 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR.")
-LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+# JSON lines for a log collector in production; text for a person at `make run`/`make dev`.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG or SERVE_URL else "json")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be 'text' or 'json'.")
 LOGGING = {
@@ -508,6 +520,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        "django-q": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False},
+        # The worker's own lines (several per task, every scheduled run every minute) are for a log
+        # collector; at `make run` they would bury everything else, and the jobs log what they did.
+        "django-q": {
+            "level": "WARNING" if SERVE_URL and LOG_LEVEL == "INFO" else LOG_LEVEL,
+            "handlers": ["console"],
+            "propagate": False,
+        },
     },
 }

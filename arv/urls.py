@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from arv import health, media, views
 from companies import hosts
@@ -9,6 +9,7 @@ from companies.invitations import invitation_link
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("tls/ask", hosts.tls_ask, name="tls_ask"),
@@ -20,7 +21,7 @@ urlpatterns = [
     path("portal/", include("companies.urls")),
     path("api/v1/", include("arv.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", views.ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),
     path("media/<int:connection_id>/<path:path>", media.media, name="media"),
     path("", include("viewer.urls")),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -1,7 +1,16 @@
+from functools import lru_cache
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
 
 from arv.addresses import client_key
 from arv.ratelimit import allow, hits
@@ -9,6 +18,21 @@ from arv.ratelimit import allow, hits
 
 def landing(request):
     return render(request, "landing.html")
+
+
+@lru_cache(maxsize=1)
+def _favicon() -> bytes:
+    with open(finders.find("img/favicon.ico"), "rb") as fh:
+        return fh.read()
+
+
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers ask for whatever the page links (and for PDFs and images,
+    which link nothing): the site's icon rather than a 404 in every log."""
+    response = HttpResponse(_favicon(), content_type="image/vnd.microsoft.icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 class LoginView(auth_views.LoginView):
@@ -59,3 +83,26 @@ class PasswordResetView(auth_views.PasswordResetView):
             # Same answer as a normal request: whether the address exists stays secret.
             return super(auth_views.PasswordResetView, self).form_valid(form)
         return super().form_valid(form)
+
+
+class ApiDocsView(SpectacularSwaggerView):
+    """Swagger UI that works under the site's Content-Security-Policy: drf-spectacular's page
+    starts Swagger UI with an inline script, which ``script-src 'self'`` blocks (a blank page);
+    this one loads the same start-up from a static file and gives it its settings as JSON."""
+
+    template_name = "api_docs.html"
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        # "Try it out" with the portal's session sends the CSRF cookie's token on writes: make
+        # sure there is one. (The token itself is never written into the page.)
+        get_token(request)
+        response = super().get(request, *args, **kwargs)
+        ui_settings = spectacular_settings.SWAGGER_UI_SETTINGS
+        response.data["docs_config"] = {
+            "schemaUrl": self._get_schema_url(request),
+            "settings": ui_settings if isinstance(ui_settings, dict) else {},
+            "csrfHeader": self._get_csrf_header_name(),
+            "csrfCookie": settings.CSRF_COOKIE_NAME,
+        }
+        return response

@@ -281,6 +281,7 @@ def pages(ids: dict) -> list[tuple[str, str]]:
 
     company = reverse("portal:analytics")
     return [
+        ("portal's first page (visits of 7 days, prints rarely found in 30)", reverse("portal:dashboard")),
         ("company dashboard, last 30 days by day", company + q(30, "day")),
         ("company dashboard, last 365 days by day", company + q(365, "day")),
         ("company dashboard, last 365 days by month", company + q(365, "month")),

@@ -22,10 +22,12 @@ from companies.access import (
     get_project_for_user,
     portal_view,
 )
+from companies.dashboard import overview as dashboard_overview
 from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
 from companies.models import Company, Invitation, Project
 from content import services as content_services
+from viewer import charts
 
 # Invitation e-mails an owner may send per company per hour: enough for onboarding a team, too
 # few to use the platform's mail server against someone's inbox.
@@ -47,11 +49,15 @@ def _own_invitations(request):
 def dashboard(request):
     company = request.tenant.company
     projects = Project.objects.for_company(company).exclude(status=Project.Status.ARCHIVED).with_portrait_counts()
-    return render(
-        request,
-        "companies/dashboard.html",
-        {"company": company, "projects": projects[:50], "invitations": _own_invitations(request)},
-    )
+    overview = dashboard_overview(company)
+    context = {
+        "company": company,
+        "projects": projects[:50],
+        "overview": overview,
+        "views_chart": charts.sessions_chart(overview.views_series, "day", title=_("Visits per day")),
+        "invitations": _own_invitations(request),
+    }
+    return render(request, "companies/dashboard.html", context)
 
 
 def _safe_next(request, target: str) -> str:

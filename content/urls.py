@@ -24,6 +24,7 @@ urlpatterns = [
     path("portraits/<uuid:uuid>/edit/", views.portrait_edit, name="portrait_edit"),
     path("portraits/<uuid:uuid>/delete/", views.portrait_delete, name="portrait_delete"),
     path("portraits/<uuid:uuid>/regenerate/", views.portrait_regenerate, name="portrait_regenerate"),
+    path("portraits/<uuid:uuid>/retry/", views.portrait_retry, name="portrait_retry"),
     path("portraits/<uuid:uuid>/rotation/", views.portrait_rotation, name="portrait_rotation"),
     path("portraits/<uuid:uuid>/qr.png", views.portrait_qr_png, name="portrait_qr_png"),
     path("portraits/<uuid:uuid>/qr.svg", views.portrait_qr_svg, name="portrait_qr_svg"),

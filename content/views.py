@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +30,7 @@ from content.models import Portrait, Rotation, Video
 from content.schedules import choose_video
 from markers.models import Job
 from markers.reports import marker_summary
-from markers.services import regenerate_marker
+from markers.services import regenerate_marker, retry_failed_jobs
 
 PORTRAITS_PER_PAGE = 24
 
@@ -192,6 +193,23 @@ def portrait_delete(request, uuid):
 
 @require_POST
 @portal_view
+def portrait_retry(request, uuid):
+    """Try a failed photo's failed jobs again; back to where the button was (the dashboard)."""
+    portrait = get_portrait_for_user(request, uuid, write=True)
+    if retry_failed_jobs(portrait=portrait):
+        messages.success(request, _("“%(title)s” is being processed again.") % {"title": portrait.title})
+    else:
+        messages.info(request, _("Nothing of “%(title)s” has failed.") % {"title": portrait.title})
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(portrait)
+
+
+@require_POST
+@portal_view
 def portrait_regenerate(request, uuid):
     portrait = get_portrait_for_user(request, uuid, write=True)
     regenerate_marker(portrait=portrait)
@@ -257,16 +275,22 @@ def portrait_print_sheet(request, uuid):
         messages.error(request, services.storage_error_message())
         return redirect(portrait)
     brand = portrait.company.brand
-    pdf = printsheet.print_sheet_pdf(
-        image=image,
-        url=portrait.public_url,
-        instruction=str(printsheet.INSTRUCTION),
-        title=portrait.title,
-        fmt=fmt,
-        creator=brand.name if brand.is_set else settings.SITE_NAME,
-        brand_name=brand.name if brand.is_set else "",
-        brand_logo=_read_logo(portrait.company),
-    )
+    try:
+        pdf = printsheet.print_sheet_pdf(
+            image=image,
+            url=portrait.public_url,
+            instruction=str(printsheet.INSTRUCTION),
+            title=portrait.title,
+            fmt=fmt,
+            creator=brand.name if brand.is_set else settings.SITE_NAME,
+            brand_name=brand.name if brand.is_set else "",
+            brand_logo=_read_logo(portrait.company),
+        )
+    except OSError:
+        # The stored file is not a readable image (damaged in storage): say so on the photo's
+        # page rather than answering 500.
+        messages.error(request, _("The photo could not be read to make its print sheet. Upload it again."))
+        return redirect(portrait)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="print-{slugify(portrait.title) or portrait.unique_id}-{fmt}.pdf"'

@@ -131,6 +131,21 @@ def queue_video_job(*, video: Video) -> Job:
     return job
 
 
+def retry_failed_jobs(*, portrait: Portrait) -> list[Job]:
+    """The client's "try again" on a photo that failed: each of its failed jobs (a video's too)
+    is queued again from scratch, and a failed video shows as processing again."""
+    with transaction.atomic():
+        failed = list(portrait.jobs.filter(status=Job.Status.FAILED).select_related("video"))
+        videos = [job.video_id for job in failed if job.video_id]
+        if videos:
+            Video.objects.filter(pk__in=videos, status=Video.Status.FAILED).update(
+                status=Video.Status.PROCESSING, status_message="", updated_at=timezone.now()
+            )
+        jobs = [queue_job(portrait=portrait, kind=job.kind, video=job.video) for job in failed]
+        refresh_portrait_status(portrait=portrait)
+    return jobs
+
+
 def regenerate_marker(*, portrait: Portrait, kind: str = Job.Kind.MINDAR) -> Job:
     """The client's "regenerate" button: re-run; an unchanged image reuses the existing marker."""
     with transaction.atomic():
@@ -207,6 +222,7 @@ def _succeed(job: Job, token, outcome: Outcome, *, duration_ms: int) -> str:
             company.release_storage(job.output_bytes)
             job.output.name = old_names[0]
             _delete_quietly(storage, old_names)
+    logger.info("job %s (%s) ready in %s ms", job.pk, job.kind, duration_ms)
     return Job.Status.READY
 
 

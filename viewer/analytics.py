@@ -28,6 +28,9 @@ Definitions
         Sessions per device type, OS and browser family.
     top portraits
         The portraits with the most sessions.
+    rarely found
+        Portraits with enough sessions and a found share below a threshold: prints the camera
+        keeps missing.
 
 Day boundaries are midnights in the site's ``TIME_ZONE`` (the rollup's days are the same ones).
 """
@@ -550,6 +553,29 @@ def top_portraits(scope: Scope, dates: DateRange, *, limit: int = 10) -> list[Po
         return []
     info = _portrait_info(Portrait.objects.filter(pk__in=[pk for pk, _ in top]))
     return [replace(info[pk], totals=totals) for pk, totals in top if pk in info]
+
+
+def rarely_found_portraits(
+    scope: Scope, dates: DateRange, *, min_sessions: int = 5, below_share: float = 0.5, limit: int = 5
+) -> list[PortraitTotals]:
+    """Prints that are scanned but seldom found: portraits with at least *min_sessions* sessions
+    whose found share is below *below_share*, most sessions first (ties: lower id first).
+
+    A print the camera keeps missing is usually too small, glossy or low in detail; the studio
+    wants to know. Three queries (two if none): every portrait's totals in the range, from both
+    tables (a rolled-up day counts the same as a raw one), then the flagged portraits' titles.
+    """
+    groups, _rolled = _grouped(scope, dates, ["portrait"])
+    flagged = [
+        (pk, totals)
+        for (pk,), totals in groups.items()
+        if totals.sessions >= min_sessions and totals.found < below_share * totals.sessions
+    ]
+    flagged = sorted(flagged, key=lambda kv: (-kv[1].sessions, kv[0]))[:limit]
+    if not flagged:
+        return []
+    info = _portrait_info(Portrait.objects.filter(pk__in=[pk for pk, _ in flagged]))
+    return [replace(info[pk], totals=totals) for pk, totals in flagged if pk in info]
 
 
 def _portrait_info(portraits) -> dict[int, PortraitTotals]:

@@ -79,3 +79,19 @@ def test_dotenv_syntax_error_names_the_line(tmp_path):
     dotenv.write_text("GOOD=1\nthis is not an assignment\n")
     with pytest.raises(ImproperlyConfigured, match=r":2: expected KEY=VALUE"):
         env.load_dotenv(dotenv, {})
+
+
+def test_local_site_url_names_the_served_address(monkeypatch):
+    monkeypatch.setattr(env, "lan_address", lambda: "192.168.1.20")
+    assert env.local_site_url("http://127.0.0.1:8800") == "http://127.0.0.1:8800"
+    assert env.local_site_url("http://localhost:8000") == "http://localhost:8000"
+    assert env.local_site_url("http://[::1]:9000") == "http://[::1]:9000"
+    # Every interface: the address a phone on the same network opens.
+    assert env.local_site_url("http://0.0.0.0:8800") == "http://192.168.1.20:8800"
+    assert env.local_site_url("http://[::]:8800") == "http://192.168.1.20:8800"
+
+
+def test_lan_address_is_an_ipv4_address():
+    import ipaddress
+
+    assert ipaddress.ip_address(env.lan_address()).version == 4

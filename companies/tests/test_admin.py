@@ -114,3 +114,28 @@ def test_add_months_clamps_the_day():
     assert add_months(datetime(2026, 1, 31), 1) == datetime(2026, 2, 28)
     assert add_months(datetime(2026, 11, 30), 3) == datetime(2027, 2, 28)
     assert add_months(datetime(2028, 1, 31), 1) == datetime(2028, 2, 29)
+
+
+@pytest.mark.django_db
+def test_the_back_office_never_shows_an_api_key(admin_client, tenants):
+    """The portal shows a key once, to its owner; staff see who has one and can revoke it."""
+    from companies.models import ApiToken
+
+    token, key = ApiToken.issue(tenants.owner)
+    pages = [
+        reverse("admin:companies_apitoken_changelist"),
+        reverse("admin:companies_apitoken_change", args=[token.pk]),
+        reverse("admin:companies_apitoken_history", args=[token.pk]),
+        reverse("admin:companies_apitoken_delete", args=[token.pk]),
+        reverse("admin:auth_user_delete", args=[tenants.owner.pk]),
+    ]
+    for url in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert key not in html and key[len(token.prefix) :] not in html, url
+    assert "alice" in admin_client.get(pages[1]).content.decode()
+    assert admin_client.get(reverse("admin:companies_apitoken_add")).status_code == 403
+    # Revoking still works.
+    response = admin_client.post(pages[3], {"post": "yes"})
+    assert response.status_code == 302 and not ApiToken.objects.filter(pk=token.pk).exists()

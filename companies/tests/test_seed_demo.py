@@ -106,3 +106,32 @@ def test_seed_demo_keeps_a_changed_password(no_demo_photo):
     assert "demo /" not in seed()
     demo.refresh_from_db()
     assert demo.check_password("changed-by-the-user")
+
+
+@pytest.mark.django_db
+def test_welcome_names_the_served_address_and_the_logins_but_no_password(make_user):
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("welcome", url="http://127.0.0.1:8800", stdout=out)
+    assert "http://127.0.0.1:8800/portal/" in out.getvalue()
+    assert "no demo login: run manage.py seed_demo" in out.getvalue()
+
+    demo = make_user("demo")
+    demo.set_password("a-demo-password")
+    demo.save()
+    admin = make_user("admin", is_staff=True)
+    admin.set_password("a-password-of-my-own")
+    admin.save()
+    out = StringIO()
+    call_command("welcome", url="http://127.0.0.1:8800", stdout=out)
+    text = out.getvalue()
+    assert "http://127.0.0.1:8800/admin/" in text and "http://127.0.0.1:8800/api/docs/" in text
+    assert "demo (password shown when it was made" in text and "changepassword admin" in text
+    assert "a-demo-password" not in text and "a-password-of-my-own" not in text
+
+    # Nobody listening: it says so after the timeout instead of waiting for ever.
+    from arv.testing.processes import free_port
+
+    with pytest.raises(CommandError, match="No answer at"):
+        call_command("welcome", url=f"http://127.0.0.1:{free_port()}", wait=True, timeout=1, stdout=StringIO())

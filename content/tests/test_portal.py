@@ -140,6 +140,20 @@ def test_print_sheet_in_russian(client, tenants, make_portrait):
 
 
 @pytest.mark.django_db
+def test_print_sheet_of_a_damaged_photo_explains_instead_of_failing(client, tenants, make_portrait):
+    from django.core.files.base import ContentFile
+
+    portrait = make_portrait(tenants.project_a)
+    storage = portrait.image.storage
+    storage.delete(portrait.image.name)
+    storage.save(portrait.image.name, ContentFile(b"not a photo any more"))
+    client.force_login(tenants.owner)
+    response = client.get(reverse("portal:portrait_print_sheet", args=[portrait.unique_id]), follow=True)
+    assert response.redirect_chain == [(portrait.get_absolute_url(), 302)]
+    assert "could not be read to make its print sheet" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_edit_portrait_and_bad_input(client, tenants, make_portrait):
     portrait = make_portrait(tenants.project_a)
     client.force_login(tenants.editor)

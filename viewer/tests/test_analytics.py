@@ -114,6 +114,24 @@ def test_top_portraits(data):
 
 
 @pytest.mark.django_db
+def test_prints_scanned_but_rarely_found(data):
+    # pa1: 4 sessions, 3 found (75%); pa2: 2 sessions, 1 found (50%); pa3: 1 session, found.
+    def rarely(scope, **kwargs):
+        return [
+            (p.title, p.totals.sessions, p.totals.found)
+            for p in analytics.rarely_found_portraits(scope, RANGE, **kwargs)
+        ]
+
+    assert rarely(company(data), min_sessions=2, below_share=0.6) == [("Clara", 2, 1)]
+    assert rarely(company(data), min_sessions=2, below_share=0.8) == [("Anna & Boris", 4, 3), ("Clara", 2, 1)]
+    assert rarely(company(data), min_sessions=2, below_share=0.8, limit=1) == [("Anna & Boris", 4, 3)]
+    assert rarely(company(data), min_sessions=5, below_share=1) == []  # nobody was scanned five times
+    assert rarely(Scope(project=data.birthdays), min_sessions=1, below_share=1) == []  # Dima was found
+    # Company B's found session is not Alpha's.
+    assert rarely(Scope(company=data.tenants.b), min_sessions=1, below_share=1) == []
+
+
+@pytest.mark.django_db
 def test_top_companies_for_staff(data):
     top = analytics.top_companies(RANGE)
     assert [(c.name, c.totals.sessions) for c in top] == [("Alpha Studio", 7), ("Beta Prints", 1)]
@@ -169,13 +187,14 @@ def test_every_exact_metric_is_unchanged_by_the_rollup(data):
             [analytics.sessions_over_time(scope, RANGE, bucket=b) for b in analytics.BUCKETS],
             analytics.top_portraits(scope, RANGE),
             list(analytics.portrait_rows(scope, RANGE)),
+            analytics.rarely_found_portraits(scope, RANGE, min_sessions=2, below_share=0.8),
         )
         for scope in scopes
     }
     result = rollup_view_sessions(older_than_days=8, now=NOW)
     assert (result.days, result.sessions, result.created, result.updated) == (3, 8, 7, 0)
     for scope in scopes:
-        summary, breakdowns, series, top, rows = before[scope]
+        summary, breakdowns, series, top, rows, rarely = before[scope]
         after = analytics.summary(scope, RANGE)
         totals = ("sessions", "found", "timed", "played", "watch_seconds")
         assert [getattr(after, f) for f in totals] == [getattr(summary, f) for f in totals]
@@ -183,6 +202,7 @@ def test_every_exact_metric_is_unchanged_by_the_rollup(data):
         assert [analytics.sessions_over_time(scope, RANGE, bucket=b) for b in analytics.BUCKETS] == series
         assert analytics.top_portraits(scope, RANGE) == top
         assert list(analytics.portrait_rows(scope, RANGE)) == rows
+        assert analytics.rarely_found_portraits(scope, RANGE, min_sessions=2, below_share=0.8) == rarely
 
 
 @pytest.mark.django_db

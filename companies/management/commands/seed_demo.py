@@ -19,12 +19,29 @@ from django.db import transaction
 from companies.models import Company, Membership, Project
 
 ADMIN_USERNAME, DEMO_USERNAME = "admin", "demo"
+DEMO_COMPANY = "Demo Studio"
 # What earlier versions set: public knowledge, so never left in place.
 WELL_KNOWN_PASSWORDS = {ADMIN_USERNAME: "admin-demo-pass", DEMO_USERNAME: "demo-pass"}
 
 
 def new_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def password_hint(username: str) -> str:
+    return f"{username} (password shown when it was made; forgot it? python manage.py changepassword {username})"
+
+
+def demo_logins() -> dict[str, str]:
+    """The back-office and portal demo logins as `welcome` prints them: the user name and where its
+    password comes from (only its hash is stored, so it cannot be shown again)."""
+    existing = set(
+        get_user_model().objects.filter(username__in=[ADMIN_USERNAME, DEMO_USERNAME]).values_list("username", flat=True)
+    )
+    return {
+        key: password_hint(username) if username in existing else "(no demo login: run manage.py seed_demo)"
+        for key, username in (("admin", ADMIN_USERNAME), ("portal", DEMO_USERNAME))
+    }
 
 
 class Command(BaseCommand):
@@ -110,7 +127,7 @@ class Command(BaseCommand):
         company, _ = Company.objects.get_or_create(
             slug="demo-studio",
             defaults={
-                "name": "Demo Studio",
+                "name": DEMO_COMPANY,
                 "contact_email": "studio@example.com",
                 "created_by": admin,
             },
@@ -135,6 +152,4 @@ class Command(BaseCommand):
 
     @staticmethod
     def shown(username: str, password: str | None) -> str:
-        if password:
-            return f"{username} / {password}"
-        return f"{username} (password shown when it was made; forgot it? python manage.py changepassword {username})"
+        return f"{username} / {password}" if password else password_hint(username)
