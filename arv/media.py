@@ -230,12 +230,14 @@ def owner_of(name: str) -> Owner | None:
     Stored names follow one layout (``Portrait.storage_dir``, ``markers.services``):
     ``<company prefix>/<project slug>/<portrait uuid>/<file>`` for a photo's files (image, preview,
     videos, renditions, posters, markers; an NFT marker's .fset and .fset3 sit beside its .iset)
-    and ``<company prefix>/<project slug>/album-<hex>.mind`` for a project's combined marker. The
+    ``<company prefix>/<project slug>/album-<hex>.mind`` for a project's combined marker and
+    ``<company prefix>/brand/logo-<hex>.png`` for a company's logo. The
     portrait's unique id, or the project's slug, finds the candidate row through an index; the
     row must then name the file in one of its file fields.
     """
     from django.db.models import Q
 
+    from companies.models import Company
     from content.models import Portrait
     from markers.models import Job, ProjectMarker
 
@@ -264,6 +266,11 @@ def owner_of(name: str) -> Owner | None:
     elif len(parts) == 3 and parts[2].startswith("album-"):
         rows = ProjectMarker.objects.filter(project__slug=parts[1], output=name).values_list(
             *(f"project__company__{field}" for field in _OWNER_FIELDS)
+        )
+    elif len(parts) == 3 and parts[1] == "brand" and parts[2].startswith("logo-"):
+        # ``companies.models.company_logo_path``: a studio's logo, on its viewer pages and sheets.
+        rows = Company.objects.filter(Q(slug=parts[0]) | Q(storage_prefix=parts[0]), brand_logo=name).values_list(
+            *_OWNER_FIELDS
         )
     else:
         return None

@@ -80,6 +80,22 @@ def test_an_album_marker_is_served(client, tenants):
 
 
 @pytest.mark.django_db
+def test_a_companys_logo_is_served_while_it_is_its_logo_and_the_company_is_live(client, tenants):
+    company = tenants.a
+    company.brand_logo.save("logo.png", ContentFile(b"\x89PNG\r\n\x1a\nlogo"), save=True)
+    storage = storage_for_company(company)
+    url = storage.url(company.brand_logo.name)
+    assert client.get(url).status_code == 200
+    # Another company's prefix with the same file name, and a stray logo-looking file: 404.
+    assert client.get(url.replace("/alpha/", "/beta/")).status_code == 404
+    stray = storage.save("alpha/brand/logo-000000000000.png", ContentFile(b"\x89PNG\r\n\x1a\nstray"))
+    assert client.get(storage.url(stray)).status_code == 404
+    company.is_active = False
+    company.save(update_fields=["is_active"])
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
 def test_files_no_row_references_are_never_served(client, stored, tenants):
     storage, name, _ = stored
     directory = name.rsplit("/", 1)[0]
