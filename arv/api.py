@@ -172,6 +172,10 @@ def route(**views: type[APIView]):
 
     view.cls = MethodNotAllowedApi
     view.initkwargs = {}
+    # For arv.bodylimit: the largest body any of its operations accepts (each still checks its own).
+    view.max_body_bytes = lambda: max(
+        (v().get_max_body_bytes() for v in views.values() if issubclass(v, ApiView)), default=0
+    )
     view.method_views = {method.lower(): v for method, v in views.items()}
     # Like APIView.as_view(): CSRF is enforced by SessionAuthentication only, so token requests
     # pass and cookie-authenticated ones must send the CSRF token.

@@ -7,9 +7,10 @@ here, from the header alone, for every request:
 - anonymous requests (no session user, no ``Authorization`` header) may send forms, not files:
   ANONYMOUS_MAX_BODY_BYTES. Not under /api/: its views are exempt from the CSRF middleware and
   DRF refuses a request without credentials (401) before it reads the body;
-- everyone else at most the largest upload there is, a photo and a video in one request
-  (UPLOAD_MAX_MB + VIDEO_MAX_MB, plus room for the form's fields). The API's views keep their
-  own, tighter limits per endpoint (``arv.api.ApiView``).
+- everyone else at most a photo and a video in one request (UPLOAD_MAX_MB + VIDEO_MAX_MB, plus
+  room for the form's fields), unless the view the URL resolves to accepts more (``accepts_bodies``:
+  the batch uploads, up to BATCH_MAX_MB). The API's views keep their own, tighter limits per
+  endpoint (``arv.api.ApiView``).
 
 A body sent without a Content-Length (chunked) is not read by Django at all. The proxy in front
 should refuse oversized bodies before they even reach the app: nginx's ``client_max_body_size``.
@@ -17,9 +18,12 @@ should refuse oversized bodies before they even reach the app: nginx's ``client_
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 # Log-in, password reset and the viewer's beacon: all far below this.
@@ -36,6 +40,28 @@ def upload_limit_bytes(*limits_mb: int) -> int:
 def max_body_bytes() -> int:
     """The most any request may send: a photo and a video at their limits, in one upload."""
     return upload_limit_bytes(settings.UPLOAD_MAX_MB, settings.VIDEO_MAX_MB)
+
+
+def accepts_bodies(limit: Callable[[], int]):
+    """Let a view receive bodies above ``max_body_bytes()``, up to ``limit()`` bytes (read when
+    a request comes, so settings changed in tests apply). The attribute survives the decorators
+    above it, which copy ``__dict__`` (functools.wraps)."""
+
+    def decorate(view):
+        view.max_body_bytes = limit
+        return view
+
+    return decorate
+
+
+def view_limit(path: str) -> int:
+    """What the view at *path* accepts: its own allowance, or the default for everyone."""
+    default = max_body_bytes()
+    try:
+        allowance = getattr(resolve(path).func, "max_body_bytes", None)
+    except Resolver404:
+        return default
+    return max(default, allowance()) if callable(allowance) else default
 
 
 def _length(request) -> int:
@@ -61,7 +87,8 @@ class BodySizeLimitMiddleware:
         length = _length(request)
         if request.method in BODY_METHODS and length > ANONYMOUS_MAX_BODY_BYTES:
             limit = max_body_bytes()
-            if length > limit:
+            # Resolving the URL costs only for the rare body above the common limit.
+            if length > limit and (limit := view_limit(request.path_info)) < length:
                 return _too_large(
                     request,
                     _("The request is %(size)s; at most %(limit)s are accepted.")

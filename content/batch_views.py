@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from arv.bodylimit import accepts_bodies, upload_limit_bytes
 from arv.storage import StorageUnavailable
 from companies.access import check_write, get_project_for_user, portal_view
 from content import batches
@@ -39,7 +40,8 @@ def _wants_json(request) -> bool:
 
 def streamed_uploads(view):
     """Parse the body with the temporary-file handler only (nothing held in memory), before the
-    CSRF check reads it; a body with more files than Django accepts becomes ``too_many_files``."""
+    CSRF check reads it; a body with more files than Django accepts becomes ``too_many_files``.
+    The body may be as large as a batch (the check counts what it holds against BATCH_MAX_MB)."""
 
     protected = csrf_protect(view)
 
@@ -58,7 +60,7 @@ def streamed_uploads(view):
             return _too_many_files(request)
         return protected(request, *args, **kwargs)
 
-    return wrapper
+    return accepts_bodies(lambda: upload_limit_bytes(settings.BATCH_MAX_MB))(wrapper)
 
 
 def _too_many_files(request):

@@ -74,6 +74,29 @@ def test_a_logged_in_user_may_send_an_upload_but_not_more(live_server, tenants, 
     assert status == 403
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_upload_may_be_as_large_as_a_batch_and_no_larger(live_server, tenants, client, settings):
+    """The batch pages accept BATCH_MAX_MB; every other page keeps the photo-and-video limit."""
+    from arv.bodylimit import view_limit
+
+    settings.BATCH_MAX_MB = 2048
+    client.force_login(tenants.owner)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    batch = reverse("portal:batch_upload", args=[tenants.project_a.slug])
+    assert view_limit(batch) == (2048 + 1) * 2**20
+    assert view_limit("/api/v1/batches/") == (2048 + 1) * 2**20
+    assert view_limit(reverse("portal:portrait_upload", args=[tenants.project_a.slug])) == max_body_bytes()
+    assert view_limit("/no/such/page/") == max_body_bytes()
+    # Above the batch limit: refused before the body is read, like everything else.
+    status, text = raw_post(live_server, batch, length=view_limit(batch) + 1, cookie=cookie)
+    assert status == 413 and "at most 2.0\xa0GB" in text
+    status, _text = raw_post(live_server, "/api/v1/batches/", length=view_limit(batch) + 1)
+    assert status == 413
+    # Anonymous: still the anonymous cap, whatever the page accepts from its users.
+    status, text = raw_post(live_server, batch, length=max_body_bytes() + 1)
+    assert status == 413 and "Log in first." in text
+
+
 @pytest.mark.django_db
 def test_small_anonymous_posts_and_the_beacon_pass(client, ready_portrait):
     import json
