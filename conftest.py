@@ -3,13 +3,13 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from arv.storage import forget_cached_storages
+from companies.storage import forget_cached_storages
 
 
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
-    from arv.csp import forget_storage_origins, set_storage_origins
     from companies.hosts import forget_verified_domains
+    from companies.storage import forget_storage_origins, set_storage_origins
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BATCH_STAGING_DIR = tmp_path / "staging"
@@ -28,8 +28,7 @@ def _isolated_media(settings, tmp_path):
 def warm_process_caches() -> None:
     """What any running server has already looked up: the default storage connection and the
     storage origins of the CSP (each re-read at most once a minute)."""
-    from arv.csp import storage_origins
-    from arv.storage import default_connection
+    from companies.storage import default_connection, storage_origins
 
     default_connection()
     storage_origins()
@@ -104,7 +103,7 @@ def make_portrait(db):
 
     from django.core.files.base import ContentFile
 
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
     from content.models import Portrait, Video
 
     def make(project, *, title="Portrait", with_video=False, video_data=None, **fields):
@@ -156,7 +155,7 @@ def ready_portrait(tenants, make_portrait):
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
     from markers.models import Job
 
     portrait = make_portrait(tenants.project_a, title="Anna", with_video=True)

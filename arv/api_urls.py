@@ -2,15 +2,15 @@
 
 Projects are addressed by slug (as in the portal, unique per company, never changed by an
 update), portraits by their UUID, videos by id within their portrait. Paths shared by several
-operations are served by one view per operation through :func:`arv.api.route`.
+operations are served by one view per operation through :func:`lib.api.route`.
 """
 
 from django.urls import path, re_path
 
-from arv.api import NotFoundApi, route
 from companies import api as companies
 from content import api as content
 from content import batch_api as batches
+from lib.api import NotFoundApi, route
 from viewer import api as viewer
 from webhooks import api as webhooks
 

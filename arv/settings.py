@@ -12,7 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from arv.env import (
+from companies.hosts import AllowedHosts
+from lib.env import (
     env_bool,
     env_int,
     env_list,
@@ -24,7 +25,6 @@ from arv.env import (
     load_dotenv,
     local_site_url,
 )
-from companies.hosts import AllowedHosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if not env_bool("ARV_IGNORE_DOTENV", False):
@@ -82,7 +82,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "arv.logging.RequestIdMiddleware",
+    "lib.logging.RequestIdMiddleware",
     # Before SecurityMiddleware, so it sees (and narrows) the HSTS header on a studio's domain.
     "companies.hosts.ViewerDomainMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -93,11 +93,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before anything reads a body (CsrfViewMiddleware's process_view parses multipart POSTs).
-    "arv.bodylimit.BodySizeLimitMiddleware",
+    "lib.bodylimit.BodySizeLimitMiddleware",
     "companies.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "arv.csp.ContentSecurityPolicyMiddleware",
+    "companies.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "arv.urls"
@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["arv.api_policies.UserRateThrottle", "arv.api_policies.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["lib.api_policies.UserRateThrottle", "lib.api_policies.AnonRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": _api_rate("API_RATE_USER", "600/minute"),
         "anon": _api_rate("API_RATE_ANON", "60/minute"),
@@ -248,10 +248,10 @@ REST_FRAMEWORK = {
     # JSON in and out; the upload views add multipart themselves. No browsable API.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "arv.api_policies.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "lib.api_policies.Pagination",
     "PAGE_SIZE": 25,
-    "EXCEPTION_HANDLER": "arv.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "arv.api_schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "lib.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "lib.api_schema.ApiAutoSchema",
     # OPTIONS answers 405 instead of describing the serializers.
     "DEFAULT_METADATA_CLASS": None,
     "URL_FORMAT_OVERRIDE": None,
@@ -275,7 +275,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "DEFAULT_GENERATOR_CLASS": "arv.api_schema.ApiSchemaGenerator",
+    "DEFAULT_GENERATOR_CLASS": "lib.api_schema.ApiSchemaGenerator",
     "SERVE_INCLUDE_SCHEMA": False,
     # Separate request and response components, so uploads show as binary and read-only fields
     # are not asked for.
@@ -430,7 +430,7 @@ if BEHIND_PROXY:
     # Only behind a proxy that sets this header itself; otherwise clients could spoof https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # DRF reads X-Forwarded-For on its own in places (its throttles' get_ident, which ours replace
-# with arv.addresses): it must count the same proxies.
+# with lib.addresses): it must count the same proxies.
 REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -505,9 +505,9 @@ if LOG_FORMAT not in {"text", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "arv.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "lib.logging.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "arv.logging.JsonFormatter"},
+        "json": {"()": "lib.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     },
     "handlers": {

@@ -3,9 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from arv import health, media, views
+from arv import health, views
 from companies import hosts
 from companies.invitations import invitation_link
+from viewer import media
 
 urlpatterns = [
     path("", views.landing, name="landing"),

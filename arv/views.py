@@ -12,8 +12,8 @@ from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerView
 
-from arv.addresses import client_key
-from arv.ratelimit import allow, hits
+from lib.addresses import client_key
+from lib.ratelimit import allow, hits
 
 
 def landing(request):

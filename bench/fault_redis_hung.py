@@ -61,7 +61,7 @@ def main() -> None:
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    from arv.ratelimit import allow
+    from lib.ratelimit import allow
 
     print("| REDIS_URL query | Redis | rate-limiter check (cache) | enqueue a job (django-q2) |")
     print("|---|---|---|---|")

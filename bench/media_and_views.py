@@ -1,6 +1,6 @@
 """What issue 16's checks cost on the hot paths, each against the code it replaced, in one run.
 
-1. ``/media/<id>/…``: which row references a file (``arv.media.owner_of``: one query on the
+1. ``/media/<id>/…``: which row references a file (``viewer.media.owner_of``: one query on the
    portrait's unique index, joined to its videos and jobs) against the check it replaced (the
    company of the path's first segment, deactivated or expired: ``company_is_dark`` below, kept
    here as the reference), over a PostgreSQL database of --portraits photos, each with 2 videos
@@ -124,7 +124,7 @@ def per_call_us(function, names: list[str], rounds: int = 5) -> float:
 def media_lookups(names: list[str], lookups: int, rng: random.Random) -> None:
     from django.db import connection
 
-    from arv.media import owner_of
+    from viewer.media import owner_of
 
     sample = rng.sample(names, min(lookups, len(names)))
     assert all(owner_of(name) is not None for name in sample[:200]), "a referenced name was not found"
@@ -141,7 +141,7 @@ def media_lookups(names: list[str], lookups: int, rng: random.Random) -> None:
     with connection.cursor() as cursor:
         from django.test.utils import CaptureQueriesContext
 
-        import arv.media as media_module
+        import viewer.media as media_module
 
         with CaptureQueriesContext(connection) as queries:
             media_module.owner_of(portrait_name)

@@ -18,13 +18,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
-from arv.api import ApiView, QuerySerializer
-from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
-from arv.api_policies import Pagination
-from arv.api_schema import COMPANY_HEADER
 from companies import services
 from companies.access import SESSION_KEY, Tenant, check_write, get_project_for_user, scoped_get
 from companies.models import Membership, Project
+from lib.api import ApiView, QuerySerializer
+from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
+from lib.api_policies import Pagination
+from lib.api_schema import COMPANY_HEADER
 
 
 class CompanyRequired(exceptions.APIException):

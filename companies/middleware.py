@@ -1,4 +1,6 @@
 from companies.access import Tenant
+from companies.storage import storage_origins
+from lib import csp
 
 
 class TenantMiddleware:
@@ -13,3 +15,10 @@ class TenantMiddleware:
     def __call__(self, request):
         request.tenant = Tenant(request)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
+    """The site's policy, allowing the origins of the remote storage connections."""
+
+    def storage_origins(self) -> tuple[str, ...]:
+        return storage_origins()

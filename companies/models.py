@@ -27,9 +27,10 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from arv.storage import TenantFileField
 from companies import crypto
 from companies.branding import HEX_COLOUR, Brand, hex_colour_condition, validate_colour
+from companies.storage import TenantFileField
+from lib.storage import UnsafeLocation, local_location
 
 GIB = 1024**3
 
@@ -103,8 +104,6 @@ class StorageConnection(models.Model):
 
     def clean(self):
         if self.provider == self.Provider.LOCAL:
-            from arv.storage import UnsafeLocation, local_location
-
             try:
                 local_location(self.base_path)
             except UnsafeLocation:
@@ -330,7 +329,7 @@ class Company(models.Model):
         logo = self.brand_logo.name
         return Brand(
             name=self.brand_name or self.name,
-            # Files of an inactive or expired company are not served (arv.media): no broken image.
+            # Files of an inactive or expired company are not served (viewer.media): no broken image.
             logo_url=self.brand_logo.url if logo and self.is_writable else "",
             logo_width=self.brand_logo_width,
             logo_height=self.brand_logo_height,

@@ -26,7 +26,6 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from arv.storage import StorageUnavailable
 from companies.models import (
     Company,
     Invitation,
@@ -39,6 +38,8 @@ from companies.models import (
     new_invitation_nonce,
     normalise_email,
 )
+from companies.storage import build_storage, storage_for_company, storage_for_connection
+from lib.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -311,8 +312,6 @@ def check_storage_connection(connection: StorageConnection) -> str:
 
     Returns "" when everything worked. The error is kept short and never contains credentials.
     """
-    from arv.storage import build_storage
-
     name = f".arv-connection-test/{uuid.uuid4().hex}.txt"
     payload = f"ARV storage test {timezone.now().isoformat()}".encode()
     error = ""
@@ -528,8 +527,6 @@ class _MoveStep:
     progress: Callable[[str], None]
 
     def __post_init__(self):
-        from arv.storage import storage_for_connection
-
         self.source = storage_for_connection(self.move.source)
         self.target = storage_for_connection(self.move.target)
 
@@ -727,7 +724,6 @@ def recompute_storage_usage(*, company: Company, dry_run: bool = False) -> Usage
     or a job finishing meanwhile); the report then says so and a second run settles it. Raises
     StorageUnavailable if the storage cannot be read: a partial measurement must not be written.
     """
-    from arv.storage import storage_for_company
     from content.models import PendingUpload
 
     company = Company.objects.select_related("storage_connection").get(pk=company.pk)

@@ -9,8 +9,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from arv.ratelimit import allow
-from arv.storage import StorageUnavailable
 from companies import domains, services
 from companies.access import (
     SESSION_KEY,
@@ -27,6 +25,8 @@ from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
 from companies.models import Company, Invitation, Project
 from content import services as content_services
+from lib.ratelimit import allow
+from lib.storage import StorageUnavailable, storage_error_message
 from viewer import charts
 
 # Invitation e-mails an owner may send per company per hour: enough for onboarding a team, too
@@ -339,7 +339,7 @@ def brand(request):
             brand_accent_color=form.cleaned_data["brand_accent_color"],
         )
     except StorageUnavailable:
-        form.add_error(None, content_services.storage_error_message())
+        form.add_error(None, storage_error_message())
         return _brand_page(request, form=form, status=400)
     except ValidationError as exc:
         _add_errors(form, exc)

@@ -23,17 +23,6 @@ from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer
-from arv.api_fields import (
-    StrictCharField,
-    StrictChoiceField,
-    StrictEmailField,
-    StrictSlugField,
-    StrictSlugRelatedField,
-    StrictURLField,
-)
-from arv.api_policies import Pagination
-from arv.bodylimit import upload_limit_bytes
 from companies.access import check_write
 from companies.api import TenantApiView, paginated, validate_period
 from companies.models import Project
@@ -41,6 +30,17 @@ from content import qr, services
 from content.access import get_portrait_for_user, get_video_for_user
 from content.models import Portrait, Video
 from content.validators import ValidatedVideo, validate_image, validate_video
+from lib.api import QuerySerializer
+from lib.api_fields import (
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictSlugField,
+    StrictSlugRelatedField,
+    StrictURLField,
+)
+from lib.api_policies import Pagination
+from lib.bodylimit import upload_limit_bytes
 from markers.models import Job
 from markers.reports import marker_summary
 from markers.services import regenerate_marker

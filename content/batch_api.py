@@ -19,12 +19,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer
-from arv.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
-from arv.api_policies import Pagination
-from arv.api_schema import ErrorSerializer
-from arv.bodylimit import upload_limit_bytes
-from arv.storage import StorageUnavailable
 from companies.access import check_write
 from companies.api import TenantApiView, paginated
 from content import batches
@@ -32,6 +26,12 @@ from content.access import get_batch_for_user
 from content.api import ProjectSlugField, absolute_url
 from content.batch_views import csv_response
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait
+from lib.api import QuerySerializer
+from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
+from lib.api_policies import Pagination
+from lib.api_schema import ErrorSerializer
+from lib.bodylimit import upload_limit_bytes
+from lib.storage import StorageUnavailable
 
 LIVE_STATUSES = [
     ("queued", "Queued"),

@@ -21,14 +21,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from arv.bodylimit import accepts_bodies, upload_limit_bytes
-from arv.storage import StorageUnavailable
 from companies.access import check_write, get_project_for_user, portal_view
 from content import batches
 from content.access import get_batch_for_user
 from content.batch_forms import BatchConfirmForm, BatchDraftForm, BatchFileForm, BatchUploadForm
 from content.models import Batch, BatchPrintFile, BatchRow
-from content.services import storage_error_message
+from lib.bodylimit import accepts_bodies, upload_limit_bytes
+from lib.storage import StorageUnavailable, storage_error_message
 
 BATCHES_PER_PAGE = 25
 LIVE_STATUSES = (Batch.Status.UPLOADING, Batch.Status.QUEUED, Batch.Status.CHECKING, Batch.Status.RUNNING)

@@ -3,7 +3,7 @@
 The life of a batch (``Batch.status``):
 
 1. **uploading → queued.** The web request only streams the upload (a ZIP, or separate files one
-   request at a time) into the private staging storage (:mod:`arv.staging`) and records it.
+   request at a time) into the private staging storage (:mod:`lib.staging`) and records it.
 2. **checking → review.** A worker unpacks the ZIP file by file under hard limits
    (:mod:`content.batch_archive`), pairs files into orders (:mod:`content.batch_orders`), runs
    every photo and video through the same validators as single uploads and keeps the results in
@@ -46,8 +46,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from arv import staging
-from arv.storage import StorageUnavailable
 from companies.models import Project
 from content import printsheet, services
 from content.batch_archive import (
@@ -72,6 +70,8 @@ from content.validators import (
     validate_image,
     validate_video,
 )
+from lib import staging
+from lib.storage import StorageUnavailable, storage_error_message
 from webhooks import events
 
 logger = logging.getLogger(__name__)
@@ -846,7 +846,7 @@ def _row_retry(row: BatchRow, token, exc: Exception) -> str:
     # row.attempts already counts this attempt (the claim added it).
     logger.warning("batch row %s attempt %s failed, will retry: %s", row.pk, row.attempts, exc)
     if row.attempts >= MAX_ROW_ATTEMPTS:
-        return _row_failed(row, token, services.storage_error_message())
+        return _row_failed(row, token, storage_error_message())
     BatchRow.objects.filter(pk=row.pk, claim_token=token).update(
         status=BatchRow.Status.QUEUED,
         claim_token=None,
@@ -974,7 +974,7 @@ def make_print_file(*, print_file_id: int) -> str | None:
         # Storage trouble is tried again by the sweeper (a few times); anything else is a bug.
         retry = isinstance(exc, StorageUnavailable | OSError) and print_file.attempts < 3
         with translation.override(batch.language):
-            error = services.storage_error_message() if retry else _("The print file could not be made.")
+            error = storage_error_message() if retry else _("The print file could not be made.")
         status = BatchPrintFile.Status.PENDING if retry else BatchPrintFile.Status.FAILED
         BatchPrintFile.objects.filter(pk=print_file.pk, claim_token=token).update(
             status=status, error=error[:500], claim_token=None, updated_at=timezone.now()

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arv.storage import TenantFileField
 from companies.models import Company, Folder, Project, ViewerEngine
+from companies.storage import TenantFileField
 from content.schedules import RotationRule, validate_cron
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
@@ -356,7 +356,7 @@ class BatchQuerySet(models.QuerySet):
 class Batch(models.Model):
     """One upload of many orders: a ZIP (or many files) checked in full before anything is made.
 
-    The uploaded files wait in the private staging storage (``arv.staging``) while the batch is
+    The uploaded files wait in the private staging storage (``lib.staging``) while the batch is
     checked and reviewed; confirming turns each chosen row into a portrait through the same
     services as single uploads (``content.batches``).
     """

@@ -31,11 +31,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from arv.periodic import RowFailures
-from arv.storage import StorageUnavailable, storage_for_company
 from companies.models import Company, Folder, Project
+from companies.storage import storage_for_company
 from content import schedules
 from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 from content.validators import ValidatedImage, ValidatedLogo, ValidatedVideo
+from lib.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -111,10 +112,6 @@ def _write(storage, name: str, content) -> None:
         # Names are random, so a collision means something else wrote here; never overwrite it.
         storage.delete(saved)
         raise StorageUnavailable(f"storage renamed {name} to {saved}")
-
-
-def storage_error_message() -> str:
-    return _("The file storage is not reachable right now, so nothing was saved. Please try again in a few minutes.")
 
 
 def _video_row(*, portrait: Portrait, video: ValidatedVideo, name: str, title: str, order: int, **extra) -> Video:

@@ -14,7 +14,6 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from arv.storage import StorageUnavailable
 from companies.access import get_project_for_user, portal_view
 from content import printsheet, qr, services
 from content.access import get_portrait_for_user, get_video_for_user
@@ -28,6 +27,7 @@ from content.forms import (
 )
 from content.models import Portrait, Rotation, Video
 from content.schedules import choose_video
+from lib.storage import StorageUnavailable, storage_error_message
 from markers.models import Job
 from markers.reports import marker_summary
 from markers.services import regenerate_marker, retry_failed_jobs
@@ -52,7 +52,7 @@ def _flash_form_errors(request, form) -> None:
 
 def _service_error(form, exc: Exception) -> None:
     if isinstance(exc, StorageUnavailable):
-        form.add_error(None, services.storage_error_message())
+        form.add_error(None, storage_error_message())
     else:
         for field, errors in getattr(exc, "error_dict", {None: exc.messages}).items():
             for error in errors:
@@ -272,7 +272,7 @@ def portrait_print_sheet(request, uuid):
         with portrait.image.open("rb") as fh:
             image = fh.read()
     except Exception:
-        messages.error(request, services.storage_error_message())
+        messages.error(request, storage_error_message())
         return redirect(portrait)
     brand = portrait.company.brand
     try:

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from arv.storage import TenantFileField
+from companies.storage import TenantFileField
 from content.models import Portrait, Video
 
 

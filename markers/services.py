@@ -27,9 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from arv.periodic import RowFailures
-from arv.storage import StorageUnavailable, storage_for_company
+from companies.storage import storage_for_company
 from content import media, previews
 from content.models import Portrait, Video
+from lib.storage import StorageUnavailable
 from markers.models import Job, ProjectMarker
 
 logger = logging.getLogger(__name__)

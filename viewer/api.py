@@ -11,10 +11,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer
 from companies.access import get_project_for_user
 from companies.api import TenantApiView
 from content.access import get_portrait_for_user
+from lib.api import QuerySerializer
 from viewer import analytics
 from viewer.models import ViewSession
 

@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from arv.addresses import client_ip, client_key
-from arv.ratelimit import allow
 from content.models import Portrait
+from lib.addresses import client_ip, client_key
+from lib.ratelimit import allow
 from viewer.clients import describe, is_bot, stored_ip
 from viewer.models import ViewSession
 from viewer.views import unavailable_reason

@@ -22,7 +22,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from arv.ratelimit import first_in_window
+from lib.ratelimit import first_in_window
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from arv import media as media_views
 from companies.models import Company
+from companies.storage import connection_for_company
+from viewer import media as media_views
 
 
 def host_company(request) -> Company | None:
@@ -31,8 +32,6 @@ def media(request, connection_id: int, path: str):
     company = host_company(request)
     if company is None or path.split("/", 1)[0] != company.path_prefix:
         raise Http404
-    from arv.storage import connection_for_company
-
     if connection_for_company(company).pk != connection_id:
         raise Http404
     return media_views.media(request, connection_id=connection_id, path=path)

@@ -31,13 +31,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from arv.addresses import client_key
-from arv.csp import add_csp, script_hash
-from arv.media import serve_file
-from arv.storage import storage_for_company
 from companies.models import Project, ViewerEngine
+from companies.storage import storage_for_company
 from content.models import Portrait, Video
 from content.schedules import choose_video
+from lib.addresses import client_key
+from lib.csp import add_csp, script_hash
+from lib.media import serve_file
 from markers.models import Job
 from viewer import counter, pagecache
 from viewer.clients import is_bot

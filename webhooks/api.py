@@ -18,11 +18,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from arv.api import QuerySerializer
-from arv.api_fields import StrictCharField, StrictChoiceField
-from arv.api_policies import Pagination
-from arv.api_schema import ErrorSerializer
 from companies.api import TenantApiView, paginated
+from lib.api import QuerySerializer
+from lib.api_fields import StrictCharField, StrictChoiceField
+from lib.api_policies import Pagination
+from lib.api_schema import ErrorSerializer
 from webhooks import services
 from webhooks.access import check_webhook_owner, get_delivery_for_user, get_endpoint_for_user
 from webhooks.models import Attempt, Delivery, Endpoint, EventType, Secret

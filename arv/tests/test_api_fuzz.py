@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 
-from arv.storage import storage_for_company
 from arv.testing.api import api_key, reset_throttles
+from companies.storage import storage_for_company
 from conftest import jpeg_bytes
 from content.models import Portrait, Video
 from content.tests import media

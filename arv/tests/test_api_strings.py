@@ -11,8 +11,8 @@ import pytest
 from drf_spectacular.settings import spectacular_settings
 from rest_framework import serializers
 
-from arv.api_fields import STRICT_VERSIONS, StrictStringMixin
 from arv.testing.api import token_client
+from lib.api_fields import STRICT_VERSIONS, StrictStringMixin
 
 API_MODULES = ("arv.", "companies.", "content.", "viewer.", "markers.")
 NOT_STRINGS = [22144, 1.5, True, [], {}, ["a"], {"a": "b"}]
@@ -48,7 +48,7 @@ def test_the_serializers_use_only_strict_string_fields():
         for path, field in walk(cls(), cls.__qualname__):
             if isinstance(field, tuple(STRICT_VERSIONS)) and not isinstance(field, StrictStringMixin):
                 loose.append(f"{cls.__module__}: {path} ({type(field).__name__})")
-    assert not loose, "use the arv.api_fields version of: " + ", ".join(loose)
+    assert not loose, "use the lib.api_fields version of: " + ", ".join(loose)
 
 
 # --- Behaviour: every string property of every JSON request body --------------------------------------

@@ -6,7 +6,7 @@ import socket
 import pytest
 from django.urls import reverse
 
-from arv.bodylimit import ANONYMOUS_MAX_BODY_BYTES, max_body_bytes
+from lib.bodylimit import ANONYMOUS_MAX_BODY_BYTES, max_body_bytes
 
 # Anyone gets a CSRF cookie from the log-in page; with one, the CSRF check parses the body.
 CSRF_COOKIE = "csrftoken=" + "a" * 32
@@ -77,7 +77,7 @@ def test_a_logged_in_user_may_send_an_upload_but_not_more(live_server, tenants, 
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_upload_may_be_as_large_as_a_batch_and_no_larger(live_server, tenants, client, settings):
     """The batch pages accept BATCH_MAX_MB; every other page keeps the photo-and-video limit."""
-    from arv.bodylimit import view_limit
+    from lib.bodylimit import view_limit
 
     settings.BATCH_MAX_MB = 2048
     client.force_login(tenants.owner)

@@ -17,9 +17,9 @@ from django.urls import reverse
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
-from arv.addresses import client_ip, client_key
-from arv.logging import RequestIdFilter, RequestIdMiddleware
 from arv.testing.api import reset_throttles
+from lib.addresses import client_ip, client_key
+from lib.logging import RequestIdFilter, RequestIdMiddleware
 from viewer.models import ViewSession
 from viewer.tests.conftest import PHONE
 

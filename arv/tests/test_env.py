@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from arv import env
+from lib import env
 
 
 def test_bool_accepts_the_usual_spellings():

@@ -159,8 +159,8 @@ def test_the_admin_lives_where_the_operator_says():
 
 @pytest.mark.django_db
 def test_remote_storage_origins_are_allowed_for_media(client, tenants):
-    from arv.csp import forget_storage_origins
     from companies.models import StorageConnection
+    from companies.storage import forget_storage_origins
 
     StorageConnection.objects.create(
         name="S3",

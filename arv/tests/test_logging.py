@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from arv.logging import JsonFormatter, RequestIdFilter, _request_id
+from lib.logging import JsonFormatter, RequestIdFilter, _request_id
 
 
 def test_json_formatter_writes_one_object_per_line_with_the_request_id():

@@ -194,7 +194,7 @@ def test_sweep(tenants, make_portrait, caplog, monkeypatch):
     orphan = "alpha/weddings/orphan.jpg"
     from django.core.files.base import ContentFile
 
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
 
     storage_for_company(tenants.a).save(orphan, ContentFile(b"x"))
     stuck_a = PendingUpload.objects.create(company=tenants.a, names=[orphan], created_at=long_ago)

@@ -7,8 +7,8 @@ import os
 
 from django.core.files.base import ContentFile
 
-from arv.storage import storage_for_company
 from companies.models import Company
+from companies.storage import storage_for_company
 
 
 def _save(storage, name: str, data: bytes) -> str:

@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from arv.storage import StorageUnavailable, UnsafeLocation, build_storage, local_location
 from companies.models import StorageConnection
+from companies.storage import build_storage
+from lib.storage import StorageUnavailable, UnsafeLocation, local_location
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ import requests
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 
-from arv.storage import StorageUnavailable, build_storage, s3_settings, split_public_base_url
-from arv.yandex_storage import disk_path, normalise_root
+from companies.storage import build_storage
 from companies.tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY, YANDEX_TOKEN, make_s3_connection
+from lib.storage import StorageUnavailable, s3_settings, split_public_base_url
+from lib.yandex_storage import disk_path, normalise_root
 
 pytestmark = pytest.mark.services
 DATA = bytes(range(256)) * 300  # 76.8 kB: several read chunks, so ranges cross chunk borders
@@ -147,8 +148,8 @@ def test_an_unreachable_backend_is_storage_unavailable(own_s3_server, own_yandex
 
 
 def test_client_library_logs_are_scrubbed_of_known_secrets(caplog):
-    import arv.yandex_storage  # noqa: F401 - installs the filter on yadisk's logger
-    from arv.storage import remember_secrets
+    import lib.yandex_storage  # noqa: F401 - installs the filter on yadisk's logger
+    from lib.storage import remember_secrets
 
     remember_secrets(["y0_token-seen-in-a-server-error"])
     logging.getLogger("yadisk").info("got UnauthorizedError: token %s is invalid", "y0_token-seen-in-a-server-error")

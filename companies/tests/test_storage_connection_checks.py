@@ -81,8 +81,8 @@ def test_saved_credentials_never_come_back_in_the_admin(admin_client, s3_server,
 
 
 def test_a_new_default_does_not_strand_the_files_of_companies_on_the_old_one(admin_client, tenants, make_portrait):
-    from arv.storage import storage_for_company
     from companies.models import Company
+    from companies.storage import storage_for_company
 
     portrait = make_portrait(tenants.project_a)
     old = StorageConnection.get_default()

@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from arv.storage import build_storage
 from companies.models import Company
+from companies.storage import build_storage
 from companies.tests.conftest import (
     S3_ACCESS_KEY,
     S3_SECRET_KEY,
@@ -25,8 +25,8 @@ from companies.tests.conftest import (
     make_yandex_connection,
 )
 from content.models import PendingUpload, Portrait
-from content.services import storage_error_message
 from content.tests import media
+from lib.storage import storage_error_message
 from markers.models import Job
 from markers.services import run_job
 from viewer.tests.conftest import PHONE

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.base import ContentFile
 from PIL import Image
 
-from arv.storage import storage_for_company
 from arv.testing.api import errors_of, token_client
+from companies.storage import storage_for_company
 from content.models import Portrait
 from content.tests.test_portal import decode_qr
 from markers.models import Job

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from arv.storage import storage_for_company
 from arv.testing.api import errors_of, stored_files, token_client
+from companies.storage import storage_for_company
 from conftest import jpeg_bytes
 from content.models import PendingUpload, Portrait, Video
 from content.tests import media

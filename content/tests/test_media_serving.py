@@ -5,8 +5,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from arv.media import serve_file, storage_name
-from arv.storage import default_connection, storage_for_company
+from companies.storage import default_connection, storage_for_company
+from lib.media import serve_file, storage_name
 
 DATA = bytes(range(256)) * 40
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from arv.storage import storage_for_company
+from companies.storage import storage_for_company
 from conftest import jpeg_bytes
 from content import services
 from content.models import PendingUpload, Portrait, Video

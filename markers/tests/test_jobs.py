@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from arv.storage import storage_for_company
+from companies.storage import storage_for_company
 from content import services as content_services
 from content.models import Portrait
 from content.validators import validate_image

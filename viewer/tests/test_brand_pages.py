@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from arv.csp import BASE_POLICY
 from arv.testing.domains import give_domain
 from companies.branding import Brand
 from content import services as content_services
 from content.validators import validate_logo
+from lib.csp import BASE_POLICY
 from markers.models import ProjectMarker
 from viewer.tests.conftest import PHONE
 
@@ -37,7 +37,7 @@ def branded(tenants, ready_portrait, make_portrait, settings, serve_domains):
 
     from django.core.files.base import ContentFile
 
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
 
     settings.SITE_NAME = PLATFORM
     company = tenants.a

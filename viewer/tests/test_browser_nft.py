@@ -212,7 +212,7 @@ def test_without_webgl_the_video_plays_full_screen(live_server, nft_upload, engi
 def test_a_missing_marker_file_shows_the_load_error_at_once(
     live_server, nft_upload, engine, tmp_path, tmp_path_factory
 ):
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
 
     job = nft_upload.jobs.get(kind="nft")
     storage_for_company(nft_upload.company).delete(job.output_names()[2])  # the .fset3

@@ -16,8 +16,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from arv.storage import storage_for_company
 from arv.testing.domains import give_domain
+from companies.storage import storage_for_company
 from markers.models import ProjectMarker
 from viewer import pagecache
 from viewer.tests.conftest import PHONE

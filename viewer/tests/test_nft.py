@@ -9,7 +9,7 @@ from django.core.files.storage import InMemoryStorage
 from django.urls import reverse
 from django.utils import timezone
 
-from arv.storage import storage_for_company
+from companies.storage import storage_for_company
 from markers.models import Job
 from viewer.tests.conftest import PHONE
 from viewer.tests.test_page import config_of

@@ -291,7 +291,7 @@ def test_the_marker_is_sent_compressed_and_cacheable_forever(client, ready_portr
 
     import brotli
 
-    from arv.storage import storage_for_company
+    from companies.storage import storage_for_company
 
     raw = b"\x82\xa1v\x02" + bytes(range(256)) * 2000  # compressible, like a real .mind
     storage = storage_for_company(ready_portrait.company)
@@ -333,7 +333,7 @@ def test_an_incompressible_marker_file_is_sent_whole_and_plain(rf, tmp_path):
 
     from django.core.files.storage import FileSystemStorage
 
-    from arv.media import serve_file
+    from lib.media import serve_file
 
     storage = FileSystemStorage(location=tmp_path)
     data = os.urandom(50_000)  # an .iset is mostly a JPEG: brotli cannot shrink it

@@ -8,10 +8,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from arv.storage import storage_for_company
 from arv.testing.api import token_client
 from companies import notifications
 from companies.models import Company, Project
+from companies.storage import storage_for_company
 from content.models import Portrait, Video
 from content.tests import media
 from markers.models import Job

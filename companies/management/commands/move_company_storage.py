@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from arv.storage import StorageUnavailable
 from companies.models import Company, StorageConnection
 from companies.services import StorageMoveError, run_storage_move, start_storage_move
+from lib.storage import StorageUnavailable
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-from arv.storage import StorageUnavailable
 from companies.models import Company
 from companies.services import UsageReport, recompute_storage_usage
+from lib.storage import StorageUnavailable
 
 
 def _signed_size(value: int) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from arv.storage import storage_for_company
 from companies.management.commands import _media_archive as archive
 from companies.models import Company
 from companies.services import company_file_names, file_digest
+from companies.storage import storage_for_company
 
 
 class Command(BaseCommand):

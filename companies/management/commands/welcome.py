@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from arv.env import WILDCARD_HOSTS, local_site_url
 from companies.management.commands.seed_demo import DEMO_COMPANY, demo_logins
+from lib.env import WILDCARD_HOSTS, local_site_url
 
 
 def _reachable(serve_url: str) -> str:

@@ -5,7 +5,7 @@ though the schema says string), and its ``ChoiceField`` and ``SlugRelatedField``
 ``str(value)``. Every string field of the API is one of these instead (a test walks the
 serializers to keep it so), and refuses anything but a string with the same message.
 
-Kept free of DRF's views, like ``arv.api_schema``: both are imported while views are defined.
+Kept free of DRF's views, like ``lib.api_schema``: both are imported while views are defined.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ here, from the header alone, for every request:
 - everyone else at most a photo and a video in one request (UPLOAD_MAX_MB + VIDEO_MAX_MB, plus
   room for the form's fields), unless the view the URL resolves to accepts more (``accepts_bodies``:
   the batch uploads, up to BATCH_MAX_MB). The API's views keep their own, tighter limits per
-  endpoint (``arv.api.ApiView``).
+  endpoint (``lib.api.ApiView``).
 
 A body sent without a Content-Length (chunked) is not read by Django at all. The proxy in front
 should refuse oversized bodies before they even reach the app: nginx's ``client_max_body_size``.
@@ -105,6 +105,6 @@ class BodySizeLimitMiddleware:
 
 def _too_large(request, message: str) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
-        # The API's documented error shape (arv.api.RequestTooLarge).
+        # The API's documented error shape (lib.api.RequestTooLarge).
         return JsonResponse({"detail": message, "code": "too_large"}, status=413)
     return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

@@ -9,10 +9,10 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from arv.addresses import client_ip
+from lib.addresses import client_ip
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-# The client's address (arv.addresses: the one the trusted proxy saw), for log lines of a request.
+# The client's address (lib.addresses: the one the trusted proxy saw), for log lines of a request.
 _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
 # Ids from a proxy are trusted only if they look like ids: they end up in logs verbatim.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -11,7 +11,7 @@ directly rather than yadisk's helpers because:
 - downloads: serving video needs HTTP Range (seeking, iOS playback), so files are read lazily, one
   ranged GET from the current position, instead of downloaded whole.
 
-Files are served to browsers by ``arv.media`` under ``/media/<connection id>/<name>``: no link to
+Files are served to browsers by ``viewer.media`` under ``/media/<connection id>/<name>``: no link to
 Yandex, and so no credential, ever reaches a browser.
 """
 
@@ -33,7 +33,7 @@ from django.core.files.storage import Storage
 from django.utils.encoding import filepath_to_uri
 from yadisk.exceptions import DirectoryExistsError, ParentNotFoundError, PathNotFoundError, YaDiskError
 
-from arv.storage import RedactSecretsFilter, StorageUnavailable, translated_errors
+from lib.storage import RedactSecretsFilter, StorageUnavailable, translated_errors
 
 logging.getLogger("yadisk").addFilter(RedactSecretsFilter())
 

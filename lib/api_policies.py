@@ -1,6 +1,6 @@
 """API policies named in ``REST_FRAMEWORK`` settings.
 
-Kept apart from ``arv.api``: DRF's ``APIView`` imports these classes from the settings when its
+Kept apart from ``lib.api``: DRF's ``APIView`` imports these classes from the settings when its
 own module loads, so this module must not import ``rest_framework.views`` itself.
 """
 
@@ -9,7 +9,7 @@ from rest_framework import exceptions, throttling
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 
-from arv.addresses import client_key
+from lib.addresses import client_key
 
 
 class Pagination(PageNumberPagination):
@@ -45,7 +45,7 @@ class Pagination(PageNumberPagination):
 class _RateFromSettings:
     """Read the rate when a request comes: DRF's class attribute would freeze it at import.
 
-    Anonymous clients are counted by the address every other limit uses (arv.addresses): DRF's
+    Anonymous clients are counted by the address every other limit uses (lib.addresses): DRF's
     own get_ident keys on the whole X-Forwarded-For header when NUM_PROXIES is unset, so a client
     rotating that header would get a fresh allowance per request, and it counts IPv6 addresses
     one by one where a client owns a /64.

@@ -4,16 +4,13 @@ One strict base policy: scripts only from this site (no inline script anywhere i
 no plugins, no framing, forms post only here. Views that need more add to it on the response
 (``add_csp``): the viewer allows its importmap by hash and the camera. Origins of remote storages
 (S3 endpoints, CDNs) are allowed for images, media and fetches, because thumbnails, videos and
-markers may be served from there.
+markers may be served from there: ``companies.middleware`` knows them.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import threading
-import time
-from urllib.parse import urlsplit
 
 BASE_POLICY: dict[str, tuple[str, ...]] = {
     "default-src": ("'self'",),
@@ -32,50 +29,10 @@ BASE_POLICY: dict[str, tuple[str, ...]] = {
 }
 PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 STORAGE_DIRECTIVES = ("img-src", "media-src", "connect-src")
-ORIGINS_TTL = 60.0
-
-_lock = threading.Lock()
-_origins: tuple[float, tuple[str, ...]] | None = None
 
 
 def script_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
-def storage_origins() -> tuple[str, ...]:
-    """Origins of remote storage connections (cached for a minute per process)."""
-    global _origins
-    now = time.monotonic()
-    with _lock:
-        if _origins and now - _origins[0] < ORIGINS_TTL:
-            return _origins[1]
-    from companies.models import StorageConnection
-
-    found = set()
-    for options in (
-        StorageConnection.objects.filter(is_active=True).exclude(provider="local").values_list("options", flat=True)
-    ):
-        for key in ("public_base_url", "endpoint_url"):
-            parts = urlsplit((options or {}).get(key) or "")
-            if parts.scheme in ("http", "https") and parts.netloc:
-                found.add(f"{parts.scheme}://{parts.netloc}")
-    origins = tuple(sorted(found))
-    with _lock:
-        _origins = (now, origins)
-    return origins
-
-
-def forget_storage_origins() -> None:
-    global _origins
-    with _lock:
-        _origins = None
-
-
-def set_storage_origins(origins: tuple[str, ...]) -> None:
-    """Use these origins for the next minute (tests start from a known, warm state)."""
-    global _origins
-    with _lock:
-        _origins = (time.monotonic(), tuple(origins))
 
 
 def add_csp(response, *, permissions: str | None = None, **directives: tuple[str, ...]) -> None:
@@ -100,6 +57,8 @@ def build_policy(extra: dict[str, tuple[str, ...]], origins: tuple[str, ...]) ->
 
 
 class ContentSecurityPolicyMiddleware:
+    """Sets the policy on every HTML response; subclasses name the storage origins to allow."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -107,6 +66,9 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" in response or not response.get("Content-Type", "").startswith("text/html"):
             return response
-        response["Content-Security-Policy"] = build_policy(getattr(response, "csp_extra", {}), storage_origins())
+        response["Content-Security-Policy"] = build_policy(getattr(response, "csp_extra", {}), self.storage_origins())
         response["Permissions-Policy"] = getattr(response, "permissions_policy", PERMISSIONS)
         return response
+
+    def storage_origins(self) -> tuple[str, ...]:
+        return ()

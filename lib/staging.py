@@ -10,7 +10,7 @@ member of the batch's company after the access checks.
 
 Names are chosen by the batch code (``batches/<uuid>/…``), never taken from an upload, so the
 same name is written again when a step is retried: the storage overwrites instead of renaming.
-Failures are :class:`~arv.storage.StorageUnavailable` (transient) or ``FileNotFoundError``, as for
+Failures are :class:`~lib.storage.StorageUnavailable` (transient) or ``FileNotFoundError``, as for
 company storages.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage
 
-from arv.storage import StorageUnavailable, remember_secrets, s3_settings
+from lib.storage import StorageUnavailable, remember_secrets, s3_settings, s3_storage_class
 
 PREFIX = "batches"
 
@@ -59,9 +59,7 @@ class LocalStagingStorage(FileSystemStorage):
 
 @functools.cache
 def _s3_class():
-    from arv.storage import _s3_storage_class
-
-    class S3StagingStorage(_s3_storage_class()):
+    class S3StagingStorage(s3_storage_class()):
         def local_path(self, name: str) -> Path | None:
             return None
 

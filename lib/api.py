@@ -28,7 +28,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from arv.storage import StorageUnavailable
+from lib.storage import StorageUnavailable, storage_error_message
 
 # --- Errors -----------------------------------------------------------------------------------------
 
@@ -79,8 +79,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_error_dict(exc))
     elif isinstance(exc, StorageUnavailable):
-        from content.services import storage_error_message
-
         exc = ServiceUnavailable(storage_error_message())
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -172,7 +170,7 @@ def route(**views: type[APIView]):
 
     view.cls = MethodNotAllowedApi
     view.initkwargs = {}
-    # For arv.bodylimit: the largest body any of its operations accepts (each still checks its own).
+    # For lib.bodylimit: the largest body any of its operations accepts (each still checks its own).
     view.max_body_bytes = lambda: max(
         (v().get_max_body_bytes() for v in views.values() if issubclass(v, ApiView)), default=0
     )

@@ -1,6 +1,6 @@
 """The API's OpenAPI schema: how drf-spectacular describes ARV's views.
 
-Kept apart from ``arv.api``: ``@extend_schema`` loads ``DEFAULT_SCHEMA_CLASS`` (from here) when a
+Kept apart from ``lib.api``: ``@extend_schema`` loads ``DEFAULT_SCHEMA_CLASS`` (from here) when a
 view module is imported, so this module must not import any view.
 """
 
@@ -13,7 +13,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from arv.api_fields import StrictCharField
+from lib.api_fields import StrictCharField
 
 COMPANY_HEADER = "X-Company"
 
