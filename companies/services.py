@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from arv.periodic import RowFailures
 from companies.models import (
     Company,
     Invitation,
@@ -900,15 +901,14 @@ def check_due_viewer_domains(*, now: datetime | None = None, limit: int = 100) -
     company's broken DNS or a crash in one check does not stop the others."""
     now = now or timezone.now()
     counts = {"checked": 0, "verified": 0, "failed": 0, "errors": 0}
+    failures = RowFailures("check_viewer_domains")
     for company_id in list(Company.objects.domain_checks_due(now).values_list("pk", flat=True)[:limit]):
-        try:
-            company = check_viewer_domain(company=Company(pk=company_id), min_interval=timedelta(minutes=1))
-        except CheckSkipped:
-            continue
-        except Exception:
-            counts["errors"] += 1
-            logger.exception("checking the viewer domain of company %s failed", company_id)
-            continue
-        counts["checked"] += 1
-        counts["verified" if company.verified_domain else "failed"] += 1
+        with failures.isolated(f"company {company_id}"):
+            try:
+                company = check_viewer_domain(company=Company(pk=company_id), min_interval=timedelta(minutes=1))
+            except CheckSkipped:
+                continue
+            counts["checked"] += 1
+            counts["verified" if company.verified_domain else "failed"] += 1
+    counts["errors"] = failures.count
     return counts

@@ -46,6 +46,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from arv.periodic import RowFailures
 from companies.models import Project
 from content import printsheet, services
 from content.batch_archive import (
@@ -1088,61 +1089,45 @@ def clean_staging(*, batch_id: int, keep_outputs: bool = False) -> None:
 
 
 def sweep_batches(*, now=None) -> dict[str, int]:
+    """The periodic safety net of batches; each row on its own (``arv.periodic``): one batch
+    whose data no code path expects is logged with its id and the others go on."""
     now = now or timezone.now()
     counts = dict.fromkeys(
         ["expired", "checks_requeued", "checks_failed", "rows_requeued", "rows_failed", "rows_queued", "finished",
          "cleaned", "print_files", "orphans"],
         0,
     )  # fmt: skip
+    failures = RowFailures("sweep_batches")
     # Abandoned: drafts nobody finished uploading, reviews nobody confirmed.
     for batch in Batch.objects.filter(
         Q(status=Batch.Status.UPLOADING, updated_at__lt=now - DRAFT_TTL)
         | Q(status=Batch.Status.REVIEW, updated_at__lt=now - REVIEW_TTL)
     ).only("pk", "status", "language"):
-        with translation.override(batch.language):
-            error = message("expired")
-        if Batch.objects.filter(pk=batch.pk, status=batch.status).update(
-            status=Batch.Status.CANCELLED, error=error, finished_at=now, updated_at=now
-        ):
-            counts["expired"] += 1
+        with failures.isolated(f"batch {batch.pk}"):
+            with translation.override(batch.language):
+                error = message("expired")
+            if Batch.objects.filter(pk=batch.pk, status=batch.status).update(
+                status=Batch.Status.CANCELLED, error=error, finished_at=now, updated_at=now
+            ):
+                counts["expired"] += 1
     # Checks: lost in the queue, or their worker died.
     for pk in Batch.objects.filter(status=Batch.Status.QUEUED, updated_at__lt=now - lost_after()).values_list(
         "pk", flat=True
     ):
-        _enqueue("content.tasks.check_batch", pk, "batch-check")
-        counts["checks_requeued"] += 1
+        with failures.isolated(f"batch {pk}"):
+            _enqueue("content.tasks.check_batch", pk, "batch-check")
+            counts["checks_requeued"] += 1
     for batch in Batch.objects.filter(status=Batch.Status.CHECKING, heartbeat_at__lt=now - stuck_after()).only(
         "pk", "attempts", "heartbeat_at", "language"
     ):
-        if batch.attempts >= MAX_CHECK_ATTEMPTS:
-            with translation.override(batch.language):
-                error = message("interrupted")
-            counts["checks_failed"] += Batch.objects.filter(pk=batch.pk, heartbeat_at=batch.heartbeat_at).update(
-                status=Batch.Status.FAILED, error=error, claim_token=None, finished_at=now, updated_at=now
-            )
-        elif Batch.objects.filter(pk=batch.pk, status=Batch.Status.CHECKING, heartbeat_at=batch.heartbeat_at).update(
-            status=Batch.Status.QUEUED, claim_token=None, updated_at=now
-        ):
-            _enqueue("content.tasks.check_batch", batch.pk, "batch-check")
-            counts["checks_requeued"] += 1
+        with failures.isolated(f"batch {batch.pk}"):
+            _recover_check(batch, now=now, counts=counts)
     # Rows: their worker died, or their task was lost, or their back-off is over.
     for row in BatchRow.objects.filter(status=BatchRow.Status.PROCESSING, started_at__lt=now - stuck_after()).only(
         "pk", "attempts", "started_at"
     ):
-        if row.attempts >= MAX_ROW_ATTEMPTS:
-            counts["rows_failed"] += BatchRow.objects.filter(pk=row.pk, status=BatchRow.Status.PROCESSING).update(
-                status=BatchRow.Status.FAILED,
-                errors=[
-                    {"code": "interrupted", "text": str(_("Making this portrait was interrupted too many times."))}
-                ],
-                claim_token=None,
-                finished_at=now,
-            )
-        elif BatchRow.objects.filter(pk=row.pk, status=BatchRow.Status.PROCESSING, started_at=row.started_at).update(
-            status=BatchRow.Status.QUEUED, claim_token=None, next_attempt_at=None
-        ):
-            _enqueue("content.tasks.make_batch_row", row.pk, "batch-row")
-            counts["rows_requeued"] += 1
+        with failures.isolated(f"batch row {row.pk}"):
+            _recover_row(row, now=now, counts=counts)
     # A row waiting its turn behind hundreds of others is not lost: only when none of its batch's
     # rows has started for a while (the broker lost the tasks) are the waiting ones queued again.
     recent = now - lost_after()
@@ -1150,38 +1135,76 @@ def sweep_batches(*, now=None) -> dict[str, int]:
     stalled = Q(next_attempt_at__isnull=True, queued_at__lt=recent) & ~Exists(moving)
     due = BatchRow.objects.filter(status=BatchRow.Status.QUEUED).filter(Q(next_attempt_at__lte=now) | stalled)
     for pk in due.values_list("pk", flat=True):
-        _enqueue("content.tasks.make_batch_row", pk, "batch-row")
-        counts["rows_queued"] += 1
+        with failures.isolated(f"batch row {pk}"):
+            _enqueue("content.tasks.make_batch_row", pk, "batch-row")
+            counts["rows_queued"] += 1
     for pk in Batch.objects.filter(status=Batch.Status.RUNNING).values_list("pk", flat=True):
-        counts["finished"] += finish_if_done(batch_id=pk)
+        with failures.isolated(f"batch {pk}"):
+            counts["finished"] += finish_if_done(batch_id=pk)
     # Print files: lost, stuck, or kept long enough (they are made again when asked for).
     stale_prints = BatchPrintFile.objects.filter(
         Q(status=BatchPrintFile.Status.PENDING, updated_at__lt=now - lost_after())
         | Q(status=BatchPrintFile.Status.PROCESSING, started_at__lt=now - stuck_after())
     )
     for print_file in stale_prints:
-        if BatchPrintFile.objects.filter(pk=print_file.pk, updated_at=print_file.updated_at).update(
-            status=BatchPrintFile.Status.PENDING, claim_token=None, updated_at=now
-        ):
-            _enqueue("content.tasks.make_batch_print_file", print_file.pk, "batch-pdf")
-            counts["print_files"] += 1
+        with failures.isolated(f"print file {print_file.pk}"):
+            if BatchPrintFile.objects.filter(pk=print_file.pk, updated_at=print_file.updated_at).update(
+                status=BatchPrintFile.Status.PENDING, claim_token=None, updated_at=now
+            ):
+                _enqueue("content.tasks.make_batch_print_file", print_file.pk, "batch-pdf")
+                counts["print_files"] += 1
     for print_file in BatchPrintFile.objects.filter(
         status=BatchPrintFile.Status.READY, finished_at__lt=now - timedelta(days=settings.BATCH_OUTPUT_DAYS)
     ):
-        _delete_staged(print_file.name)
-        print_file.delete()
-        counts["print_files"] += 1
+        with failures.isolated(f"print file {print_file.pk}"):
+            _delete_staged(print_file.name)
+            print_file.delete()
+            counts["print_files"] += 1
     # Staging of finished batches, and folders no batch owns any more (a deleted project).
     for pk in Batch.objects.filter(status__in=Batch.FINISHED, staging_cleaned=False).values_list("pk", flat=True):
-        clean_staging(batch_id=pk, keep_outputs=Batch.objects.filter(pk=pk, status=Batch.Status.READY).exists())
-        counts["cleaned"] += 1
+        with failures.isolated(f"batch {pk}"):
+            clean_staging(batch_id=pk, keep_outputs=Batch.objects.filter(pk=pk, status=Batch.Status.READY).exists())
+            counts["cleaned"] += 1
     known = {str(u) for u in Batch.objects.values_list("uuid", flat=True)}
     for folder in staging.stored_batch_dirs():
         if folder not in known:
-            staging.delete_tree(f"{staging.PREFIX}/{folder}")
-            counts["orphans"] += 1
+            with failures.isolated(f"staging folder {folder}"):
+                staging.delete_tree(f"{staging.PREFIX}/{folder}")
+                counts["orphans"] += 1
     _sweep_workdirs(now)
+    counts["failed"] = failures.count
     return counts
+
+
+def _recover_check(batch, *, now, counts: dict) -> None:
+    """A check whose worker stopped beating: tried again, or failed after MAX_CHECK_ATTEMPTS."""
+    if batch.attempts >= MAX_CHECK_ATTEMPTS:
+        with translation.override(batch.language):
+            error = message("interrupted")
+        counts["checks_failed"] += Batch.objects.filter(pk=batch.pk, heartbeat_at=batch.heartbeat_at).update(
+            status=Batch.Status.FAILED, error=error, claim_token=None, finished_at=now, updated_at=now
+        )
+    elif Batch.objects.filter(pk=batch.pk, status=Batch.Status.CHECKING, heartbeat_at=batch.heartbeat_at).update(
+        status=Batch.Status.QUEUED, claim_token=None, updated_at=now
+    ):
+        _enqueue("content.tasks.check_batch", batch.pk, "batch-check")
+        counts["checks_requeued"] += 1
+
+
+def _recover_row(row, *, now, counts: dict) -> None:
+    """A row whose worker died: queued again, or failed after MAX_ROW_ATTEMPTS."""
+    if row.attempts >= MAX_ROW_ATTEMPTS:
+        counts["rows_failed"] += BatchRow.objects.filter(pk=row.pk, status=BatchRow.Status.PROCESSING).update(
+            status=BatchRow.Status.FAILED,
+            errors=[{"code": "interrupted", "text": str(_("Making this portrait was interrupted too many times."))}],
+            claim_token=None,
+            finished_at=now,
+        )
+    elif BatchRow.objects.filter(pk=row.pk, status=BatchRow.Status.PROCESSING, started_at=row.started_at).update(
+        status=BatchRow.Status.QUEUED, claim_token=None, next_attempt_at=None
+    ):
+        _enqueue("content.tasks.make_batch_row", row.pk, "batch-row")
+        counts["rows_requeued"] += 1
 
 
 def _sweep_workdirs(now) -> None:

@@ -32,6 +32,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from arv.periodic import RowFailures
 from companies import crypto
 from companies.models import Company
 from webhooks import signing, transport
@@ -492,15 +493,12 @@ def notify_turned_off(*, endpoint_id: int, at: datetime) -> None:
 # --- Sweeping ----------------------------------------------------------------------------------------------
 
 
-def _each(rows, step, counts: dict, name: str) -> None:
-    """Run *step* per row; one row's failure is logged and counted, the others still run."""
+def _each(rows, step, counts: dict, name: str, failures: RowFailures) -> None:
+    """Run *step* per delivery; one row's failure is logged and counted, the others still run."""
     for row in rows:
-        try:
+        with failures.isolated(f"delivery {row[0]}"):
             if step(row):
                 counts[name] += 1
-        except Exception:
-            logger.exception("webhook sweeper: %s failed for %s", name, row)
-            counts["errors"] += 1
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -508,6 +506,7 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     whose task was lost, and forget what is older than WEBHOOK_LOG_RETENTION_DAYS."""
     now = now or timezone.now()
     counts = {"recovered": 0, "gave_up": 0, "queued": 0, "pruned": 0, "errors": 0}
+    failures = RowFailures("webhooks.sweep")
 
     def recover(row) -> bool:
         pk, attempts, token, trigger = row
@@ -534,7 +533,13 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
         )
 
     stale = Delivery.objects.filter(status=Delivery.Status.DELIVERING, claimed_until__lt=now)
-    _each(stale.values_list("pk", "attempts", "claim_token", "trigger")[:SWEEP_BATCH], recover, counts, "recovered")
+    _each(
+        stale.values_list("pk", "attempts", "claim_token", "trigger")[:SWEEP_BATCH],
+        recover,
+        counts,
+        "recovered",
+        failures,
+    )
 
     def queue(row) -> bool:
         pk, enqueued_at = row
@@ -546,7 +551,13 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
 
     lost = now - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS)
     due = Delivery.objects.due(now).filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost))
-    _each(due.order_by("next_attempt_at").values_list("pk", "enqueued_at")[:SWEEP_BATCH], queue, counts, "queued")
+    _each(
+        due.order_by("next_attempt_at").values_list("pk", "enqueued_at")[:SWEEP_BATCH],
+        queue,
+        counts,
+        "queued",
+        failures,
+    )
 
     cutoff = now - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
     old = list(Delivery.objects.filter(finished_at__lt=cutoff).values_list("pk", flat=True)[: SWEEP_BATCH * 10])
@@ -557,4 +568,5 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     orphans = Event.objects.filter(created_at__lt=cutoff, dedupe_key__isnull=True, deliveries__isnull=True)
     Event.objects.filter(pk__in=list(orphans.values_list("pk", flat=True)[: SWEEP_BATCH * 10])).delete()
     Secret.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
+    counts["errors"] = failures.count
     return counts

@@ -26,7 +26,7 @@ from arv.testing.routes import ANONYMOUS, OWNER, ROLES, STAFF, VIEWER, Visit, cl
 from arv.testing.tour import LANGUAGES, WIDTHS, Tour, browser, session_cookies
 from arv.tests import tour_data
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.tour, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

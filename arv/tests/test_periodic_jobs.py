@@ -240,6 +240,78 @@ def test_rollup_view_sessions(tenants, make_portrait, settings, caplog):
     assert failures(caplog) == [f"rollup_view_sessions: day {day} failed; the other rows go on"]
 
 
+@pytest.mark.django_db
+def test_check_viewer_domains(tenants, caplog, monkeypatch):
+    from companies import services
+    from companies.models import Company
+
+    for company, domain in ((tenants.a, "ar.alpha.example"), (tenants.b, "ar.beta.example")):
+        Company.objects.filter(pk=company.pk).update(viewer_domain=domain, viewer_domain_token="t" * 32)
+    checked = []
+
+    def check(*, company, min_interval):
+        # Company A's check meets a value no code path expects (as an upgrade could leave behind).
+        if company.pk == tenants.a.pk:
+            raise ValueError("unexpected record")
+        checked.append(company.pk)
+        return Company.objects.get(pk=company.pk)
+
+    monkeypatch.setattr(services, "check_viewer_domain", check)
+    counts = run("companies.tasks.check_viewer_domains")
+    assert counts == {"checked": 1, "verified": 0, "failed": 1, "errors": 1}
+    assert checked == [tenants.b.pk]
+    assert failures(caplog) == [f"check_viewer_domains: company {tenants.a.pk} failed; the other rows go on"]
+
+
+@pytest.mark.django_db
+def test_sweep_batches(tenants, caplog, monkeypatch):
+    from content import batches
+    from content.models import Batch
+
+    def running(project):
+        return Batch.objects.create(company=project.company, project=project, status=Batch.Status.RUNNING)
+
+    bad, good = running(tenants.project_a), running(tenants.project_b)
+    finish = batches.finish_if_done
+
+    def finish_if_done(*, batch_id):
+        if batch_id == bad.pk:
+            raise ValueError("a row in a state no code path expects")
+        return finish(batch_id=batch_id)
+
+    monkeypatch.setattr(batches, "finish_if_done", finish_if_done)
+    counts = run("content.tasks.sweep_batches")
+    assert counts["finished"] == 1 and counts["failed"] == 1
+    assert Batch.objects.get(pk=good.pk).status == Batch.Status.FAILED  # nothing made: finished as failed
+    assert Batch.objects.get(pk=bad.pk).status == Batch.Status.RUNNING  # tried again on the next run
+    assert failures(caplog) == [f"sweep_batches: batch {bad.pk} failed; the other rows go on"]
+
+
+@pytest.mark.django_db
+def test_webhooks_sweep(tenants, caplog, monkeypatch, settings):
+    from webhooks import services
+    from webhooks.models import Delivery, EventType
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    for company in (tenants.a, tenants.b):
+        services.create_endpoint(company=company, url="http://127.0.0.1:9/hook", event_types=[EventType.PORTRAIT_READY])
+        services.emit(company=company, event_type=EventType.PORTRAIT_READY, data={"n": 1})
+    Delivery.objects.update(enqueued_at=None)
+    bad = Delivery.objects.get(endpoint__company=tenants.a)
+    queued = []
+
+    def enqueue(pk):
+        if pk == bad.pk:
+            raise ValueError("a delivery no code path expects")
+        queued.append(pk)
+
+    monkeypatch.setattr(services, "enqueue", enqueue)
+    counts = run("webhooks.tasks.sweep")
+    assert counts["queued"] == 1 and counts["errors"] == 1
+    assert queued == [Delivery.objects.get(endpoint__company=tenants.b).pk]
+    assert failures(caplog) == [f"webhooks.sweep: delivery {bad.pk} failed; the other rows go on"]
+
+
 JOB_TESTS = {
     "content.tasks.rebase_rotations": test_rebase_rotations,
     "companies.tasks.renew_subscriptions": test_renew_subscriptions,
@@ -247,6 +319,9 @@ JOB_TESTS = {
     "companies.tasks.send_monthly_reports": test_send_monthly_reports,
     "markers.tasks.sweep": test_sweep,
     "viewer.tasks.rollup_view_sessions": test_rollup_view_sessions,
+    "companies.tasks.check_viewer_domains": test_check_viewer_domains,
+    "content.tasks.sweep_batches": test_sweep_batches,
+    "webhooks.tasks.sweep": test_webhooks_sweep,
 }
 
 
