@@ -22,8 +22,8 @@ from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from arv.periodic import RowFailures
 from companies.models import Company, Membership, Notification, Project, add_months
+from lib.periodic import RowFailures
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from arv.periodic import RowFailures
 from companies.models import (
     Company,
     Invitation,
@@ -40,6 +39,7 @@ from companies.models import (
     normalise_email,
 )
 from companies.storage import build_storage, storage_for_company, storage_for_connection
+from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)

@@ -46,7 +46,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from arv.periodic import RowFailures
 from companies.models import Project
 from content import printsheet, services
 from content.batch_archive import (
@@ -72,6 +71,7 @@ from content.validators import (
     validate_video,
 )
 from lib import staging
+from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable, storage_error_message
 from webhooks import events
 

@@ -30,12 +30,12 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from arv.periodic import RowFailures
 from companies.models import Company, Folder, Project
 from companies.storage import storage_for_company
 from content import schedules
 from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 from content.validators import ValidatedImage, ValidatedLogo, ValidatedVideo
+from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable
 
 logger = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from arv.periodic import RowFailures
 from companies.storage import storage_for_company
 from content import media, previews
 from content.models import Portrait, Video
+from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable
 from markers.models import Job, ProjectMarker
 

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from arv.periodic import RowFailures
+from lib.periodic import RowFailures
 from viewer.analytics import local_midnight
 from viewer.models import (
     FELL_BACK,

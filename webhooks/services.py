@@ -32,9 +32,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from arv.periodic import RowFailures
 from companies import crypto
 from companies.models import Company
+from lib.periodic import RowFailures
 from webhooks import signing, transport
 from webhooks.models import Attempt, Delivery, Endpoint, Event, EventType, Secret
 

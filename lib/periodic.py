@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from django.db import transaction
 
+# The name operators filter the periodic jobs' failures by (kept when the module moved to lib/).
 logger = logging.getLogger("arv.periodic")
 
 
