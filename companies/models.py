@@ -341,10 +341,28 @@ class Company(models.Model):
     def is_subscription_expired(self) -> bool:
         return self.subscription_expires_at is not None and self.subscription_expires_at <= timezone.now()
 
+    def unavailable_reason(self) -> str:
+        """'' while the company is live; else why nothing of it is public: inactive or expired.
+
+        The first layer of the one rule "this photo is visible now" (``Project.unavailable_reason``,
+        ``Portrait.unavailable_reason``); the media route applies this layer alone, because the
+        portal shows a paused photo's files to its studio too."""
+        if not self.is_active:
+            return "inactive"
+        if self.is_subscription_expired:
+            return "expired"
+        return ""
+
     @property
     def is_writable(self) -> bool:
         """An inactive or expired company keeps read access to its portal, nothing more."""
-        return self.is_active and not self.is_subscription_expired
+        return not self.unavailable_reason()
+
+    def stores_on(self, connection: StorageConnection) -> bool:
+        """Whether *connection* holds this company's files (no connection of its own: the default)."""
+        if self.storage_connection_id is None:
+            return connection.is_default
+        return self.storage_connection_id == connection.pk
 
     @property
     def read_only_reason(self) -> str:
@@ -782,14 +800,20 @@ class Project(models.Model):
     def is_expired(self) -> bool:
         return self.status == self.Status.EXPIRED or (self.expires_at is not None and self.expires_at <= timezone.now())
 
-    @property
-    def is_live(self) -> bool:
-        now = timezone.now()
-        return (
-            self.status == self.Status.ACTIVE
-            and (self.starts_at is None or self.starts_at <= now)
-            and (self.expires_at is None or self.expires_at > now)
-        )
+    def unavailable_reason(self, now: datetime, *, company: Company | None = None) -> str:
+        """'' if the project's photos may play now; else why not: inactive, expired or unpublished
+        (the company's reason first). *company*: the project's, when the caller loaded it already.
+        ``ProjectQuerySet.live`` is the same rule for the project's own fields, in SQL."""
+        reason = (company or self.company).unavailable_reason()
+        if reason:
+            return reason
+        if self.is_expired:
+            return "expired"
+        if self.status in (self.Status.PAUSED, self.Status.ARCHIVED):
+            return "inactive"
+        if self.starts_at and self.starts_at > now:
+            return "unpublished"
+        return ""
 
     def extend(self, months: int) -> None:
         start = max(self.expires_at or timezone.now(), timezone.now())

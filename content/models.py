@@ -129,6 +129,21 @@ class Portrait(models.Model):
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
+    def unavailable_reason(self, now: datetime.datetime) -> str:
+        """'' if the photo is visible now (its page plays, its markers are served, its beacon
+        counts); else why not: inactive, unpublished or expired. The one rule: company, then
+        project, then the photo (``PortraitQuerySet.publicly_visible`` is the photo's part in SQL)."""
+        reason = self.project.unavailable_reason(now, company=self.company)
+        if reason:
+            return reason
+        if self.is_expired:
+            return "expired"
+        if not self.is_active:
+            return "inactive"
+        if self.published_at and self.published_at > now:
+            return "unpublished"
+        return ""
+
     @property
     def engine(self) -> str:
         return self.viewer_engine or self.company.viewer_engine

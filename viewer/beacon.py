@@ -6,7 +6,7 @@ a later one does not carry again. Numbers only ever grow. Posts are rate-limited
 are ignored. No cookie is involved, so CSRF does not apply.
 
 A photo the viewer page would not play (inactive, expired, unpublished: the page's own rule,
-``viewer.views.unavailable_reason``) records nothing: a script posting to its UUID gets a 403
+``Portrait.unavailable_reason``) records nothing: a script posting to its UUID gets a 403
 naming the reason, and the analytics never show visits of a page nobody could see.
 """
 
@@ -29,7 +29,6 @@ from lib.addresses import client_ip, client_key
 from lib.ratelimit import allow
 from viewer.clients import describe, is_bot, stored_ip
 from viewer.models import ViewSession
-from viewer.views import unavailable_reason
 
 MAX_BODY = 2048
 LIMITS = {"duration_seconds": 6 * 3600, "time_to_found_ms": 3600 * 1000, "watch_seconds": 6 * 3600}
@@ -130,7 +129,7 @@ def beacon(request, uuid):
     host_company_id = getattr(request, "viewer_host_company_id", None)
     if host_company_id is not None and host_company_id != portrait.company_id:
         raise Http404  # exactly like a photo that does not exist
-    reason = unavailable_reason(portrait, timezone.now())
+    reason = portrait.unavailable_reason(timezone.now())
     if reason:
         return JsonResponse({"error": f"this photo is not playing ({reason})", "reason": reason}, status=403)
     ip = client_ip(request)

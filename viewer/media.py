@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from companies.models import Company, StorageConnection
@@ -25,32 +22,12 @@ from markers.models import Job, ProjectMarker
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The company whose rows reference a stored file, with what serving it depends on."""
-
-    is_active: bool
-    subscription_expires_at: datetime | None
-    storage_connection_id: int | None
-
-    @property
-    def is_dark(self) -> bool:
-        """Deactivated or with an expired subscription: nothing of it is served."""
-        expires = self.subscription_expires_at
-        return not self.is_active or (expires is not None and expires <= timezone.now())
-
-    def uses(self, connection) -> bool:
-        if self.storage_connection_id is None:
-            return connection.is_default
-        return self.storage_connection_id == connection.pk
-
-
 _OWNER_FIELDS = ("is_active", "subscription_expires_at", "storage_connection_id")
 
 
-def owner_of(name: str) -> Owner | None:
-    """The company of the row that references *name*, in one query on a unique index; None if
-    no row does.
+def owner_of(name: str) -> Company | None:
+    """The company of the row that references *name* (only the fields serving depends on), in
+    one query on a unique index; None if no row does.
 
     Stored names follow one layout (``Portrait.storage_dir``, ``markers.services``):
     ``<company prefix>/<project slug>/<portrait uuid>/<file>`` for a photo's files (image, preview,
@@ -94,7 +71,7 @@ def owner_of(name: str) -> Owner | None:
     else:
         return None
     found = list(rows.order_by()[:1])
-    return Owner(*found[0]) if found else None
+    return Company(**dict(zip(_OWNER_FIELDS, found[0], strict=True))) if found else None
 
 
 @require_safe
@@ -113,7 +90,7 @@ def media(request, connection_id: int, path: str):
     streamed = [StorageConnection.Provider.LOCAL, StorageConnection.Provider.YANDEX_DISK]
     connection = get_object_or_404(StorageConnection, pk=connection_id, provider__in=streamed)
     owner = owner_of(name)
-    if owner is None or owner.is_dark or not owner.uses(connection):
+    if owner is None or owner.unavailable_reason() or not owner.stores_on(connection):
         raise Http404
     try:
         storage = storage_for_connection(connection)

@@ -76,33 +76,6 @@ def _check_host(request, company_id: int) -> None:
         raise Http404
 
 
-def project_unavailable_reason(project: Project, now, company=None) -> str:
-    company = company or project.company
-    if not company.is_active:
-        return "inactive"
-    if company.is_subscription_expired or project.is_expired:
-        return "expired"
-    if project.status in (project.Status.PAUSED, project.Status.ARCHIVED):
-        return "inactive"
-    if project.starts_at and project.starts_at > now:
-        return "unpublished"
-    return ""
-
-
-def unavailable_reason(portrait: Portrait, now) -> str:
-    """'' if the page may play; otherwise why not: inactive, unpublished or expired."""
-    reason = project_unavailable_reason(portrait.project, now, company=portrait.company)
-    if reason:
-        return reason
-    if portrait.is_expired:
-        return "expired"
-    if not portrait.is_active:
-        return "inactive"
-    if portrait.published_at and portrait.published_at > now:
-        return "unpublished"
-    return ""
-
-
 def _still_page(request, *, company, reason: str, title: str = "", photo_url: str = ""):
     context = {
         "company": company,
@@ -164,7 +137,7 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     _check_host(request, portrait.company_id)
     now = timezone.now()
     preview = portrait.preview.url if portrait.preview else ""
-    reason = unavailable_reason(portrait, now)
+    reason = portrait.unavailable_reason(now)
     if reason:
         return _still_page(
             request, company=portrait.company, reason=reason, title=portrait.title, photo_url=preview
@@ -343,13 +316,13 @@ def nft_file(request, uuid, name: str, ext: str):
     """One of the three files of the photo's ready AR.js NFT marker, from the company's storage.
 
     ``name`` is the marker's stored stem, so a regenerated marker gets new URLs and the files can
-    be cached forever like every other stored file (arv/media.py). Nothing is served for a photo
+    be cached forever like every other stored file (lib/media.py). Nothing is served for a photo
     the public page would not play (expired, paused, unpublished, inactive company)."""
     if ext not in NFT_EXTENSIONS:
         raise Http404
     portrait = _load(uuid)
     _check_host(request, portrait.company_id)
-    if not portrait.nft_output or unavailable_reason(portrait, timezone.now()):
+    if not portrait.nft_output or portrait.unavailable_reason(timezone.now()):
         raise Http404
     stem = _nft_stem(portrait)
     if stem.rsplit("/", 1)[-1] != name:
@@ -365,7 +338,7 @@ def marker(request, uuid, name: str):
     not play."""
     portrait = _load(uuid)
     _check_host(request, portrait.company_id)
-    if not portrait.mindar_output or unavailable_reason(portrait, timezone.now()):
+    if not portrait.mindar_output or portrait.unavailable_reason(timezone.now()):
         raise Http404
     if _stem_name(portrait.mindar_output) != name:
         raise Http404
@@ -381,7 +354,7 @@ def album_marker(request, uuid, name: str):
     if project is None:
         raise Http404
     _check_host(request, project.company_id)
-    if project_unavailable_reason(project, timezone.now()):
+    if project.unavailable_reason(timezone.now()):
         raise Http404
     combined = getattr(project, "combined_marker", None)
     if combined is None or not combined.output or _stem_name(combined.output.name) != name:
@@ -400,7 +373,7 @@ def album(request, uuid):
         raise Http404
     _check_host(request, project.company_id)
     now = timezone.now()
-    reason = project_unavailable_reason(project, now)
+    reason = project.unavailable_reason(now)
     if reason:
         return _still_page(request, company=project.company, reason=reason, title=project.name)
     marker = getattr(project, "combined_marker", None)
