@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from companies.models import Company, Folder, Invitation, Membership, Project
+from companies.models import Company, Invitation, Membership, Project
 
 SESSION_KEY = "active_company_id"
 
@@ -141,10 +141,6 @@ def scoped_get(request: PortalRequest, queryset: QuerySet, *, write: bool = Fals
 def get_project_for_user(request: PortalRequest, slug: str, *, write: bool = False) -> Project:
     queryset = Project.objects.for_company(request.tenant.company).select_related("company")
     return scoped_get(request, queryset, write=write, slug=slug)
-
-
-def get_folder_for_user(request: PortalRequest, project: Project, pk: int, *, write: bool = False) -> Folder:
-    return scoped_get(request, project.folders.all(), write=write, pk=pk)
 
 
 def get_membership_for_user(request: PortalRequest, pk: int) -> Membership:

@@ -18,10 +18,6 @@ _client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", de
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def current_request_id() -> str:
-    return _request_id.get()
-
-
 class RequestIdMiddleware:
     """Take the proxy's X-Request-ID (if sane) or make one; echo it back in the response. Log
     lines written while the request runs carry both the id and the client's address."""

@@ -114,10 +114,6 @@ class Job(models.Model):
     def company(self):
         return self.portrait.company
 
-    @property
-    def is_marker(self) -> bool:
-        return self.kind in self.MARKER_KINDS
-
     def output_names(self) -> list[str]:
         """Every stored file of this job (an NFT set is three files sharing a stem)."""
         if not self.output:

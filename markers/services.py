@@ -112,18 +112,14 @@ def queue_job(*, portrait: Portrait, kind: str, video: Video | None = None, forc
 def queue_portrait_jobs(*, portrait: Portrait) -> list[Job]:
     # Queued in the order the photo needs them to become ready: the markers the viewer will load
     # and the preview, then the videos, and the other engine's marker last.
-    kinds = portrait_job_kinds(portrait)
+    # Both marker kinds for every photo, so switching a company's engine needs no reprocessing.
+    kinds = [Job.Kind.MINDAR, Job.Kind.NFT, Job.Kind.PREVIEW]
     needed = [k for k in kinds if k != Job.Kind.NFT or portrait.engine == Job.Kind.NFT]
     jobs = [queue_job(portrait=portrait, kind=kind) for kind in needed]
     jobs += [queue_job(portrait=portrait, kind=Job.Kind.VIDEO, video=v) for v in portrait.videos.all()]
     jobs += [queue_job(portrait=portrait, kind=kind) for kind in kinds if kind not in needed]
     refresh_portrait_status(portrait=portrait)
     return jobs
-
-
-def portrait_job_kinds(portrait: Portrait) -> list[str]:
-    # Both marker kinds for every photo, so switching a company's engine needs no reprocessing.
-    return [Job.Kind.MINDAR, Job.Kind.NFT, Job.Kind.PREVIEW]
 
 
 def queue_video_job(*, video: Video) -> Job:

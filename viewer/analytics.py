@@ -87,10 +87,6 @@ class Scope:
         if sum(x is not None for x in (self.company, self.project, self.portrait)) > 1:
             raise ValueError("A scope is one company, one project or one portrait.")
 
-    @property
-    def is_platform(self) -> bool:
-        return self.company is None and self.project is None and self.portrait is None
-
     def filter(self, queryset):
         """Restrict a ViewSession or ViewSessionDaily queryset (both have ``in_scope``).
 
