@@ -29,7 +29,7 @@ from django.utils.translation import pgettext_lazy
 
 from companies import crypto
 from companies.branding import HEX_COLOUR, Brand, hex_colour_condition, validate_colour
-from companies.storage import TenantFileField
+from companies.storage import StoredFiles, TenantFileField
 from lib.storage import UnsafeLocation, local_location
 
 GIB = 1024**3
@@ -188,7 +188,11 @@ class ViewerEngine(models.TextChoices):
     NFT = "nft", _("AR.js NFT")
 
 
-class Company(models.Model):
+class Company(StoredFiles, models.Model):
+    FILE_FIELDS = ("brand_logo",)
+    COMPANY_ID = "pk"
+    BYTES_FIELD = "brand_logo_bytes"
+
     class Tier(models.TextChoices):
         FREE = "free", _("Free")
         BASIC = "basic", _("Basic")

@@ -38,7 +38,7 @@ from companies.models import (
     new_invitation_nonce,
     normalise_email,
 )
-from companies.storage import build_storage, storage_for_company, storage_for_connection
+from companies.storage import build_storage, file_owners, storage_for_company, storage_for_connection
 from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable
 
@@ -368,19 +368,8 @@ class StorageMoveBusy(StorageMoveError):
 def company_file_names(company: Company) -> list[str]:
     """Every stored file the company's rows reference: its logo, photos, previews, videos with
     their renditions and posters, marker outputs (an NFT marker is three files), album markers."""
-    from content.models import Portrait, Video
-    from markers.models import Job, ProjectMarker
-
-    names: set[str] = set(Company.objects.filter(pk=company.pk).values_list("brand_logo", flat=True))
-    for row in Portrait.objects.filter(company=company).values_list("image", "preview"):
-        names.update(row)
-    for row in Video.objects.filter(portrait__company=company).values_list("file", "web_file", "poster"):
-        names.update(row)
-    for job in Job.objects.filter(portrait__company=company).exclude(output="").only("pk", "kind", "output"):
-        names.update(job.output_names())
-    names.update(ProjectMarker.objects.filter(project__company=company).values_list("output", flat=True))
-    names.discard("")
-    return sorted(names)
+    rows = (row for model in file_owners() for row in model.inventory(company.pk))
+    return sorted({name for row in rows for name in row.stored_names()})
 
 
 def file_digest(storage, name: str) -> tuple[int, str]:
@@ -697,24 +686,11 @@ class UsageReport:
 
 def _row_sizes(company: Company, size_of: Callable[[str], int]) -> list[tuple[type, int, str, int, int]]:
     """(model, pk, counter field, counted, actual) for every row that counts stored bytes."""
-    from content.models import Portrait, Video
-    from markers.models import Job, ProjectMarker
-
-    rows = []
-    logo = Company.objects.only("pk", "brand_logo", "brand_logo_bytes").get(pk=company.pk)
-    rows.append((Company, logo.pk, "brand_logo_bytes", logo.brand_logo_bytes, size_of(logo.brand_logo.name)))
-    for portrait in Portrait.objects.filter(company=company).only("pk", "image", "preview", "stored_bytes"):
-        actual = size_of(portrait.image.name) + size_of(portrait.preview.name)
-        rows.append((Portrait, portrait.pk, "stored_bytes", portrait.stored_bytes, actual))
-    videos = Video.objects.filter(portrait__company=company).only("pk", "file", "web_file", "poster", "stored_bytes")
-    for video in videos:
-        actual = sum(size_of(f.name) for f in (video.file, video.web_file, video.poster))
-        rows.append((Video, video.pk, "stored_bytes", video.stored_bytes, actual))
-    for job in Job.objects.filter(portrait__company=company).only("pk", "kind", "output", "output_bytes"):
-        rows.append((Job, job.pk, "output_bytes", job.output_bytes, sum(size_of(n) for n in job.output_names())))
-    for marker in ProjectMarker.objects.filter(project__company=company).only("pk", "output", "output_bytes"):
-        rows.append((ProjectMarker, marker.pk, "output_bytes", marker.output_bytes, size_of(marker.output.name)))
-    return rows
+    return [
+        (model, row.pk, model.BYTES_FIELD, getattr(row, model.BYTES_FIELD), sum(map(size_of, row.stored_names())))
+        for model in file_owners()
+        for row in model.inventory(company.pk)
+    ]
 
 
 def recompute_storage_usage(*, company: Company, dry_run: bool = False) -> UsageReport:

@@ -101,6 +101,35 @@ def forget_cached_storages() -> None:
         _default = None
 
 
+class StoredFiles:
+    """A row that owns files in its company's storage: the one inventory of "which files does
+    this row own", which deletes, backups, storage moves and the usage recompute all ask.
+
+    FILE_FIELDS: its TenantFileFields; COMPANY_ID: the lookup from the row to its company's id;
+    BYTES_FIELD: the counter of the bytes those files take (what the quota counts).
+    """
+
+    FILE_FIELDS: tuple[str, ...] = ()
+    COMPANY_ID = "company_id"
+    BYTES_FIELD = ""
+    # Other fields stored_names() reads (loaded with the inventory).
+    NAME_FIELDS: tuple[str, ...] = ()
+
+    def stored_names(self) -> list[str]:
+        return [file.name for file in (getattr(self, field) for field in self.FILE_FIELDS) if file]
+
+    @classmethod
+    def inventory(cls, company_id: int) -> models.QuerySet:
+        """The company's rows of this model, with just what stored_names() and the counter need."""
+        fields = ("pk", *cls.FILE_FIELDS, *cls.NAME_FIELDS, *((cls.BYTES_FIELD,) if cls.BYTES_FIELD else ()))
+        return cls._default_manager.filter(**{cls.COMPANY_ID: company_id}).only(*fields).order_by("pk")
+
+
+def file_owners() -> list[type[StoredFiles]]:
+    """Every model whose rows own stored files, in the apps' order (companies, content, markers…)."""
+    return [model for model in apps.get_models() if issubclass(model, StoredFiles)]
+
+
 class TenantFieldFile(FieldFile):
     """A FieldFile whose storage is its row's company's storage, looked up on first use."""
 

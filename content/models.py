@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from companies.models import Company, Folder, Project, ViewerEngine
-from companies.storage import TenantFileField
+from companies.storage import StoredFiles, TenantFileField
 from content.schedules import RotationRule, validate_cron
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
@@ -46,7 +46,10 @@ class PortraitQuerySet(models.QuerySet):
         )
 
 
-class Portrait(models.Model):
+class Portrait(StoredFiles, models.Model):
+    FILE_FIELDS = ("image", "preview")
+    BYTES_FIELD = "stored_bytes"
+
     class Status(models.TextChoices):
         PROCESSING = "processing", _("Processing")
         NEEDS_VIDEO = "needs_video", _("Needs a video")
@@ -168,7 +171,11 @@ class VideoQuerySet(models.QuerySet):
         return self.filter(status=Video.Status.READY)
 
 
-class Video(models.Model):
+class Video(StoredFiles, models.Model):
+    FILE_FIELDS = ("file", "web_file", "poster")
+    COMPANY_ID = "portrait__company_id"
+    BYTES_FIELD = "stored_bytes"
+
     class Status(models.TextChoices):
         PROCESSING = "processing", _("Processing")
         READY = "ready", _("Ready")

@@ -257,14 +257,10 @@ def _queue_video_processing(video: Video) -> None:
     queue_video_job(video=video)
 
 
-def _file_names(*fields) -> list[str]:
-    return [f.name for f in fields if f]
-
-
 def delete_video(*, video: Video, by=None) -> None:
     portrait = video.portrait
     company = portrait.company
-    names = _file_names(video.file, video.web_file, video.poster)
+    names = video.stored_names()
     freed = video.stored_bytes
     with transaction.atomic():
         record_event(portrait=portrait, video=video, action=VideoEvent.Action.DELETED, by=by)
@@ -280,13 +276,13 @@ def delete_portrait(*, portrait: Portrait) -> None:
     company = portrait.company
     videos = list(portrait.videos.all())
     jobs = list(portrait.jobs.all())
-    names = _file_names(portrait.image, portrait.preview)
+    names = portrait.stored_names()
     freed = portrait.stored_bytes
     for v in videos:
-        names += _file_names(v.file, v.web_file, v.poster)
+        names += v.stored_names()
         freed += v.stored_bytes
     for job in jobs:
-        names += job.output_names()
+        names += job.stored_names()
         freed += job.output_bytes
     with transaction.atomic():
         portrait.delete()

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from companies.storage import TenantFileField
+from companies.storage import StoredFiles, TenantFileField
 from content.models import Portrait, Video
 
 
@@ -38,7 +38,12 @@ class JobQuerySet(models.QuerySet):
         return self.filter(status=Job.Status.PROCESSING, started_at__lt=now - older_than)
 
 
-class Job(models.Model):
+class Job(StoredFiles, models.Model):
+    FILE_FIELDS = ("output",)
+    NAME_FIELDS = ("kind",)
+    COMPANY_ID = "portrait__company_id"
+    BYTES_FIELD = "output_bytes"
+
     class Kind(models.TextChoices):
         MINDAR = "mindar", _("MindAR marker")
         NFT = "nft", _("AR.js NFT marker")
@@ -114,7 +119,7 @@ class Job(models.Model):
     def company(self):
         return self.portrait.company
 
-    def output_names(self) -> list[str]:
+    def stored_names(self) -> list[str]:
         """Every stored file of this job (an NFT set is three files sharing a stem)."""
         if not self.output:
             return []
@@ -124,7 +129,11 @@ class Job(models.Model):
         return [self.output.name]
 
 
-class ProjectMarker(models.Model):
+class ProjectMarker(StoredFiles, models.Model):
+    FILE_FIELDS = ("output",)
+    COMPANY_ID = "project__company_id"
+    BYTES_FIELD = "output_bytes"
+
     """One .mind with every live photo of a project as a target, for the album viewer.
 
     Rebuilt by merging the photos' own markers (no recompiling) whenever the set changes;

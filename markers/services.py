@@ -190,7 +190,7 @@ def run_job(*, job_id: int) -> str | None:
 
 def _succeed(job: Job, token, outcome: Outcome, *, duration_ms: int) -> str:
     now = timezone.now()
-    old_names = job.output_names()
+    old_names = job.stored_names()
     updated = Job.objects.filter(pk=job.pk, claim_token=token).update(
         status=Job.Status.READY,
         output=outcome.output_name or job.output.name,

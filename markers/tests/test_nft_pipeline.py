@@ -26,7 +26,7 @@ def test_every_photo_gets_a_loadable_nft_set(tenants):
     job = Job.objects.get(portrait=portrait, kind="nft")
     assert services.run_job(job_id=job.pk) == "ready"
     job.refresh_from_db()
-    names = job.output_names()
+    names = job.stored_names()
     assert [n.rsplit(".", 1)[1] for n in names] == ["iset", "fset", "fset3"]
     storage = job.output.storage
     files = [storage.open(n).read() for n in names]
@@ -62,8 +62,8 @@ def test_the_same_photo_reuses_the_nft_set(tenants, monkeypatch):
     job.refresh_from_db()
     assert job.reused_from.portrait == first
     original = Job.objects.get(portrait=first, kind="nft")
-    assert [job.output.storage.open(n).read() for n in job.output_names()] == [
-        original.output.storage.open(n).read() for n in original.output_names()
+    assert [job.output.storage.open(n).read() for n in job.stored_names()] == [
+        original.output.storage.open(n).read() for n in original.stored_names()
     ]
 
 
@@ -94,7 +94,7 @@ def test_deleting_a_portrait_deletes_its_three_nft_files(tenants, django_capture
     services.run_job(job_id=job.pk)
     job.refresh_from_db()
     storage = job.output.storage
-    names = job.output_names()
+    names = job.stored_names()
     assert all(storage.exists(n) for n in names)
     with django_capture_on_commit_callbacks(execute=True):
         content_services.delete_portrait(portrait=portrait)

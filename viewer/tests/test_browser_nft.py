@@ -215,7 +215,7 @@ def test_a_missing_marker_file_shows_the_load_error_at_once(
     from companies.storage import storage_for_company
 
     job = nft_upload.jobs.get(kind="nft")
-    storage_for_company(nft_upload.company).delete(job.output_names()[2])  # the .fset3
+    storage_for_company(nft_upload.company).delete(job.stored_names()[2])  # the .fset3
     clip = clip_of(FIXTURES / "coffee.jpg", "frontal", tmp_path_factory)
     with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path) as browser:
         open_page(browser, proxy, nft_upload)
