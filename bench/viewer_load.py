@@ -71,7 +71,7 @@ from companies.models import Company, Project
 from content import services
 from content.validators import validate_image, validate_video
 from markers.models import Job
-from markers.services import run_job
+from markers.jobs import run_job
 import subprocess, tempfile
 company, _ = Company.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
 project, _ = Project.objects.get_or_create(company=company, slug="bench", defaults={"name": "Bench"})

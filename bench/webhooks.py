@@ -78,7 +78,7 @@ def main() -> None:
     from companies.models import Company, Project
     from content.models import Portrait, Video
     from markers.models import Job
-    from markers.services import derive_status, refresh_portrait_status
+    from markers.status import derive_status, refresh_portrait_status
     from webhooks import services
     from webhooks.models import Delivery, Event
 

@@ -306,7 +306,7 @@ class CompanyAdmin(admin.ModelAdmin):
             content_services.remove_company_logo(company=obj)
         obj.refresh_from_db()
         if change and "viewer_engine" in form.changed_data:
-            from markers.services import refresh_portrait_status
+            from markers.status import refresh_portrait_status
 
             # Which markers "ready" waits for depends on the engine.
             for portrait in obj.portraits.select_related("company"):

@@ -41,6 +41,7 @@ from companies.models import (
 from companies.storage import build_storage, file_owners, storage_for_company, storage_for_connection
 from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable
+from lib.tasks import send_task_on_commit
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -633,19 +634,12 @@ class _MoveStep:
 def queue_storage_move(move: StorageMove) -> None:
     """Run (the next slice of) *move* in a worker once the current transaction commits."""
 
-    def send():
-        from django_q.tasks import async_task
-
-        try:
-            async_task(
-                "companies.services.continue_storage_move",
-                move.pk,
-                task_name=f"storage-move-{move.pk}-{uuid.uuid4().hex[:8]}",
-            )
-        except Exception:
-            logger.exception("could not queue storage move %s; run the admin action again", move.pk)
-
-    transaction.on_commit(send)
+    send_task_on_commit(
+        "companies.services.continue_storage_move",
+        move.pk,
+        label="storage-move",
+        otherwise="run the admin action again",
+    )
 
 
 def continue_storage_move(move_id: int) -> str:

@@ -21,7 +21,7 @@ from django.core.files.storage import Storage
 from django.db import models
 from django.db.models.fields.files import FieldFile
 
-from lib.storage import local_storage, media_base_url, remember_secrets, s3_storage
+from lib.storage import delete_quietly, local_storage, media_base_url, remember_secrets, s3_storage
 from lib.yandex_storage import YandexDiskStorage
 
 if TYPE_CHECKING:
@@ -91,6 +91,16 @@ def connection_for_company(company: Company) -> StorageConnection:
 
 def storage_for_company(company: Company) -> Storage:
     return storage_for_connection(connection_for_company(company))
+
+
+def replace_output(*, company: Company, added_bytes: int, old_names: list[str], old_bytes: int) -> None:
+    """After a row points at its new files: count them, give back what the old ones took, and
+    delete those. The row is already committed, so a failed delete leaves an orphan, never a
+    broken row (``recompute_storage_usage`` counts what rows reference)."""
+    company.add_storage(added_bytes)
+    if old_names:
+        company.release_storage(old_bytes)
+        delete_quietly(storage_for_company(company), old_names)
 
 
 def forget_cached_storages() -> None:

@@ -41,9 +41,9 @@ from lib.api_fields import (
 )
 from lib.api_policies import Pagination
 from lib.bodylimit import upload_limit_bytes
+from markers.jobs import regenerate_marker
 from markers.models import Job
 from markers.reports import marker_summary
-from markers.services import regenerate_marker
 
 logger = logging.getLogger(__name__)
 

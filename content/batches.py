@@ -73,6 +73,7 @@ from content.validators import (
 from lib import staging
 from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable, storage_error_message
+from lib.tasks import send_task
 from webhooks import events
 
 logger = logging.getLogger(__name__)
@@ -103,12 +104,7 @@ def lost_after() -> timedelta:
 
 
 def _enqueue(func: str, arg: int, label: str) -> None:
-    from django_q.tasks import async_task
-
-    try:
-        async_task(func, arg, task_name=f"{label}-{arg}-{uuid.uuid4().hex[:8]}")
-    except Exception:
-        logger.exception("could not queue %s %s; the sweeper will retry", label, arg)
+    send_task(func, arg, label=label, otherwise="the sweeper will retry")
 
 
 def _queue_check(batch_id: int) -> None:

@@ -246,13 +246,13 @@ def add_video(
 
 
 def _queue_processing(portrait: Portrait) -> None:
-    from markers.services import queue_portrait_jobs
+    from markers.jobs import queue_portrait_jobs
 
     queue_portrait_jobs(portrait=portrait)
 
 
 def _queue_video_processing(video: Video) -> None:
-    from markers.services import queue_video_job
+    from markers.jobs import queue_video_job
 
     queue_video_job(video=video)
 
@@ -266,7 +266,7 @@ def delete_video(*, video: Video, by=None) -> None:
         record_event(portrait=portrait, video=video, action=VideoEvent.Action.DELETED, by=by)
         video.delete()
         transaction.on_commit(lambda: _after_delete(company, names, freed))
-    from markers.services import refresh_portrait_status
+    from markers.status import refresh_portrait_status
 
     refresh_portrait_status(portrait=portrait)
 
@@ -350,7 +350,7 @@ def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
 
 
 def _album_changed(project_id: int) -> None:
-    from markers.services import queue_project_marker
+    from markers.jobs import queue_project_marker
 
     queue_project_marker(project_id=project_id)
 
@@ -379,7 +379,7 @@ def record_event(
 
 
 def _refresh_status(portrait: Portrait) -> None:
-    from markers.services import refresh_portrait_status
+    from markers.status import refresh_portrait_status
 
     refresh_portrait_status(portrait=portrait)
 

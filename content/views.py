@@ -28,9 +28,9 @@ from content.forms import (
 from content.models import Portrait, Rotation, Video
 from content.schedules import choose_video
 from lib.storage import StorageUnavailable, storage_error_message
+from markers.jobs import regenerate_marker, retry_failed_jobs
 from markers.models import Job
 from markers.reports import marker_summary
-from markers.services import regenerate_marker, retry_failed_jobs
 
 PORTRAITS_PER_PAGE = 24
 

@@ -274,3 +274,49 @@ def s3_storage(*, bucket: str, base_path: str, options: dict, credentials: dict)
         **s3_settings(bucket=bucket, base_path=base_path, options=options, credentials=credentials),
     )
 
+
+
+# --- Helpers: how every caller reads, writes and deletes stored files -------------------------------
+
+logger = logging.getLogger(__name__)
+
+
+def read(storage: Storage, name: str) -> bytes:
+    """*name*'s bytes: ``FileNotFoundError`` if it is not there, :class:`StorageUnavailable` for
+    whatever else the backend raised."""
+    try:
+        with storage.open(name, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, StorageUnavailable):
+        raise
+    except Exception as exc:
+        raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def write_new(storage: Storage, name: str, content) -> int:
+    """Write *content* (a File) at exactly *name*, a fresh random name; returns its size.
+
+    A backend that renamed it means something else wrote there: that file is never overwritten,
+    ours is removed and the write fails as :class:`StorageUnavailable`, like any backend error.
+    """
+    try:
+        saved = storage.save(name, content)
+    except StorageUnavailable:
+        raise
+    except Exception as exc:
+        # Remote backends raise their own types (botocore, yadisk); callers see one.
+        raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    if saved != name:
+        delete_quietly(storage, [saved])
+        raise StorageUnavailable(f"storage renamed {name} to {saved}")
+    return content.size
+
+
+def delete_quietly(storage: Storage, names: Iterable[str], *, why: str = "") -> None:
+    """Delete *names*, logging (not raising) what could not be: the row no longer names them, so
+    the worst case is an orphan file, never a broken row. *why*: what the log line adds."""
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s%s", name, f" {why}" if why else "")

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from markers import services
+from markers import jobs, status
 from markers.models import Job
 
 
@@ -61,8 +61,8 @@ class JobAdmin(admin.ModelAdmin):
         count = 0
         for job in queryset.select_related("portrait", "video"):
             with transaction.atomic():
-                services.queue_job(portrait=job.portrait, kind=job.kind, video=job.video, force=True)
-                services.refresh_portrait_status(portrait=job.portrait)
+                jobs.queue_job(portrait=job.portrait, kind=job.kind, video=job.video, force=True)
+                status.refresh_portrait_status(portrait=job.portrait)
             count += 1
         self.message_user(
             request, ngettext("%d job queued again.", "%d jobs queued again.", count) % count, messages.SUCCESS

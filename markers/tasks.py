@@ -1,15 +1,15 @@
 """django-q2 entry points: load by id, call a service, nothing else."""
 
 from content.services import sweep_pending_uploads
-from markers import services
+from markers import album, jobs
 
 
 def run_job(job_id: int) -> str | None:
-    return services.run_job(job_id=job_id)
+    return jobs.run_job(job_id=job_id)
 
 
 def sweep() -> dict:
-    counts = services.sweep_jobs()
+    counts = jobs.sweep_jobs()
     counts["pending_uploads"] = sweep_pending_uploads()
     return counts
 
@@ -20,5 +20,5 @@ def rebuild_project_marker(project_id: int) -> str:
     project = Project.objects.select_related("company").filter(pk=project_id).first()
     if project is None:
         return "project deleted"
-    marker = services.rebuild_project_marker(project=project)
+    marker = album.rebuild_project_marker(project=project)
     return f"{len(marker.targets)} targets"

@@ -29,7 +29,7 @@ def owner_of(name: str) -> Company | None:
     """The company of the row that references *name* (only the fields serving depends on), in
     one query on a unique index; None if no row does.
 
-    Stored names follow one layout (``Portrait.storage_dir``, ``markers.services``):
+    Stored names follow one layout (``Portrait.storage_dir``, ``markers.handlers.base``):
     ``<company prefix>/<project slug>/<portrait uuid>/<file>`` for a photo's files (image, preview,
     videos, renditions, posters, markers; an NFT marker's .fset and .fset3 sit beside its .iset)
     ``<company prefix>/<project slug>/album-<hex>.mind`` for a project's combined marker and

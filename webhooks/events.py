@@ -4,9 +4,9 @@ Each function is called at the one place its state change happens, inside that c
 transaction, and builds its payload only when some endpoint listens (see
 :func:`webhooks.services.emit`):
 
-- ``portrait.ready`` / ``portrait.failed``: ``markers.services.refresh_portrait_status``, when the
+- ``portrait.ready`` / ``portrait.failed``: ``markers.status.refresh_portrait_status``, when the
   conditional status update actually moved the photo to that status;
-- ``video.ready``: ``markers.services.process_video``, when the video row turned ready;
+- ``video.ready``: ``markers.handlers.video.process_video``, when the video row turned ready;
 - ``project.expiring`` / ``subscription.expiring``: ``companies.notifications``, with the same
   key as the e-mail reminder, so each expiry date is announced once;
 - ``batch.ready``: ``content.batches.batch_ready``, the one place a batch becomes ready.

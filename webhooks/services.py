@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from companies import crypto
 from companies.models import Company
 from lib.periodic import RowFailures
+from lib.tasks import send_task
 from webhooks import signing, transport
 from webhooks.models import Attempt, Delivery, Endpoint, Event, EventType, Secret
 
@@ -227,12 +228,7 @@ def render_body(event: Event, data: dict) -> str:
 
 def enqueue(delivery_id: int) -> None:
     """Hand the delivery to the task queue; if the broker is down the sweeper will do it later."""
-    from django_q.tasks import async_task
-
-    try:
-        async_task("webhooks.tasks.deliver", delivery_id, task_name=f"webhook-{delivery_id}-{uuid.uuid4().hex[:8]}")
-    except Exception:
-        logger.exception("could not queue webhook delivery %s; the sweeper will", delivery_id)
+    if not send_task("webhooks.tasks.deliver", delivery_id, label="webhook", otherwise="the sweeper will"):
         Delivery.objects.filter(pk=delivery_id).update(enqueued_at=None)
 
 

@@ -180,11 +180,11 @@ def test_send_monthly_reports(tenants, make_portrait, caplog, mailoutbox):
 def test_sweep(tenants, make_portrait, caplog, monkeypatch):
     from companies.models import StorageConnection
     from content.models import PendingUpload
-    from markers import services
+    from markers import jobs
     from markers.models import Job
 
     queued = []
-    monkeypatch.setattr(services, "enqueue", queued.append)
+    monkeypatch.setattr(jobs, "enqueue", queued.append)
     long_ago = timezone.now() - timedelta(days=1)
     # Company B's files are on a connection whose credentials no key can read any more.
     unreadable = StorageConnection.objects.create(name="S3", provider="s3", bucket="b", credentials_encrypted="garbage")

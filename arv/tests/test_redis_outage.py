@@ -20,8 +20,8 @@ from django.urls import reverse
 from arv.testing.processes import database_url, free_port, start_qcluster, start_redis, stop, wait_for
 from content.models import Portrait
 from content.tests import media
+from markers.jobs import sweep_jobs
 from markers.models import Job
-from markers.services import sweep_jobs
 from viewer.models import ViewSession
 
 FIXTURES = Path(__file__).resolve().parents[2] / "markers" / "tests" / "fixtures" / "mindar"

@@ -29,11 +29,11 @@ PHOTO = REPO_ROOT / "markers" / "tests" / "fixtures" / "mindar" / "coffee_1000.j
 
 
 def _run_jobs(portrait) -> None:
-    from markers import services
+    from markers import jobs
     from markers.models import Job
 
     for job in Job.objects.filter(portrait=portrait).order_by("pk"):
-        services.run_job(job_id=job.pk)
+        jobs.run_job(job_id=job.pk)
     portrait.refresh_from_db()
 
 
@@ -69,7 +69,7 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNames
     from companies.models import Folder, Project, StorageConnection, StorageMove
     from content.models import PendingUpload, Portrait
     from content.tests import media
-    from markers import services as marker_services
+    from markers import album, jobs
     from viewer.retention import rollup_view_sessions
 
     now = timezone.now()
@@ -94,13 +94,13 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNames
 
     # Waiting for the worker: its jobs are queued and never run here.
     ns.processing = make_portrait(ns.weddings, title="Maria (processing)")
-    marker_services.queue_portrait_jobs(portrait=ns.processing)
+    jobs.queue_portrait_jobs(portrait=ns.processing)
     # Failed for real: its stored photo is not an image, so every job fails with its reason.
     ns.failed = make_portrait(ns.weddings, title="Broken upload")
     storage = ns.failed.image.storage
     storage.delete(ns.failed.image.name)
     storage.save(ns.failed.image.name, ContentFile(b"this is not a photo"))
-    marker_services.queue_portrait_jobs(portrait=ns.failed)
+    jobs.queue_portrait_jobs(portrait=ns.failed)
     _run_jobs(ns.failed)
     # Ready photos whose public page does not play: ended (the 410 page), paused, not yet
     # published. Uploads of the same photo, so their markers are reused rather than compiled.
@@ -116,7 +116,7 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNames
         portrait.refresh_from_db()
 
     # The album of the project's live photos, and a project about to expire with nothing in it.
-    marker_services.rebuild_project_marker(project=ns.weddings)
+    album.rebuild_project_marker(project=ns.weddings)
     ns.birthdays = Project.objects.create(
         company=company, name="Birthdays", slug="birthdays", expires_at=now + timedelta(days=5)
     )

@@ -27,8 +27,8 @@ from companies.tests.conftest import (
 from content.models import PendingUpload, Portrait
 from content.tests import media
 from lib.storage import storage_error_message
+from markers.jobs import run_job
 from markers.models import Job
-from markers.services import run_job
 from viewer.tests.conftest import PHONE
 from viewer.tests.test_page import config_of
 

@@ -7,8 +7,8 @@ from django.conf import settings
 from content import batches
 from content.models import Batch
 from content.tests import batch_data
+from markers.jobs import run_job
 from markers.models import Job
-from markers.services import run_job
 
 
 def start(tenants, data: bytes, *, user=None, project=None, **kwargs) -> Batch:

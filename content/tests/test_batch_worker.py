@@ -13,8 +13,8 @@ from content import batches
 from content.models import Batch, BatchRow, PendingUpload, Portrait, Video
 from content.services import sweep_pending_uploads
 from content.tests import batch_data, batch_flow
+from markers.jobs import sweep_jobs
 from markers.models import Job, ProjectMarker
-from markers.services import sweep_jobs
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ROWS = 8

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from content import services as content_services
 from content.validators import validate_image
-from markers import mindar, services
+from markers import album, jobs, mindar
 from markers.models import Job, ProjectMarker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mindar"
@@ -40,7 +40,7 @@ def ready(tenants, name, project=None, with_video=True, tmp_path=None):
         project=project or tenants.project_a, uploaded_by=tenants.owner, title=name, image=image, video=video
     )
     for job in Job.objects.filter(portrait=portrait):
-        services.run_job(job_id=job.pk)
+        jobs.run_job(job_id=job.pk)
     portrait.refresh_from_db()
     return portrait
 
@@ -51,18 +51,18 @@ def test_the_album_marker_merges_the_photos_markers_and_follows_changes(
 ):
     first = ready(tenants, "coffee_1000.jpg", tmp_path=tmp_path)
     second = ready(tenants, "chelsea_1000.jpg", tmp_path=tmp_path)
-    marker = services.rebuild_project_marker(project=tenants.project_a)
+    marker = album.rebuild_project_marker(project=tenants.project_a)
     assert marker.targets == [str(first.unique_id), str(second.unique_id)]
     info = mindar.read_mind(marker.output.read())
     assert [(t.width, t.height) for t in info.targets] == [(1000, 667), (1000, 665)]
     # Nothing changed: nothing rebuilt.
     name = marker.output.name
-    assert services.rebuild_project_marker(project=tenants.project_a).output.name == name
+    assert album.rebuild_project_marker(project=tenants.project_a).output.name == name
     # A photo switched off leaves the album; its old file is gone.
     with django_capture_on_commit_callbacks(execute=True):
         content_services.update_portrait(portrait=first, is_active=False)
     assert queued_album_tasks()[-1] == (tenants.project_a.pk,)
-    marker = services.rebuild_project_marker(project=tenants.project_a)
+    marker = album.rebuild_project_marker(project=tenants.project_a)
     assert marker.targets == [str(second.unique_id)]
     assert not marker.output.storage.exists(name)
     tenants.a.refresh_from_db()
@@ -70,7 +70,7 @@ def test_the_album_marker_merges_the_photos_markers_and_follows_changes(
     with django_capture_on_commit_callbacks(execute=True):
         content_services.delete_portrait(portrait=second)
     assert len(queued_album_tasks()) == 2
-    marker = services.rebuild_project_marker(project=tenants.project_a)
+    marker = album.rebuild_project_marker(project=tenants.project_a)
     assert marker.targets == [] and not marker.output
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes < used_with_album
@@ -93,7 +93,7 @@ def test_album_page_lists_every_playable_photo(client, tenants, tmp_path, django
 
     first = ready(tenants, "coffee_1000.jpg", tmp_path=tmp_path)
     ready(tenants, "chelsea_1000.jpg", with_video=False, tmp_path=tmp_path)  # nothing to play: skipped
-    services.rebuild_project_marker(project=tenants.project_a)
+    album.rebuild_project_marker(project=tenants.project_a)
     warm_process_caches()
     url = reverse("viewer:album", args=[tenants.project_a.public_id])
     # project+company+connection+marker, portraits, their playable videos

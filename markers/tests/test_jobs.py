@@ -14,7 +14,7 @@ from companies.storage import storage_for_company
 from content import services as content_services
 from content.models import Portrait
 from content.validators import validate_image
-from markers import services
+from markers import handlers, jobs
 from markers.models import Job
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mindar"
@@ -29,13 +29,13 @@ def upload(tenants, name="coffee_1000.jpg", project=None) -> Portrait:
 
 def run_all(portrait):
     for job in Job.objects.filter(portrait=portrait).order_by("pk"):
-        services.run_job(job_id=job.pk)
+        jobs.run_job(job_id=job.pk)
 
 
 @pytest.mark.django_db
 def test_only_one_claim_wins(tenants, make_portrait):
     job = Job.objects.create(portrait=make_portrait(tenants.project_a), kind="mindar")
-    first, second = services.claim(job.pk), services.claim(job.pk)
+    first, second = jobs.claim(job.pk), jobs.claim(job.pk)
     assert first is not None and second is None
     job.refresh_from_db()
     assert job.status == "processing" and job.attempts == 1 and job.claim_token == first
@@ -46,7 +46,7 @@ def test_a_job_not_yet_due_is_not_claimed(tenants, make_portrait):
     job = Job.objects.create(
         portrait=make_portrait(tenants.project_a), kind="mindar", next_attempt_at=timezone.now() + timedelta(minutes=1)
     )
-    assert services.claim(job.pk) is None
+    assert jobs.claim(job.pk) is None
 
 
 @pytest.mark.django_db
@@ -71,7 +71,7 @@ def test_an_undecodable_image_fails_after_one_attempt_with_its_message_shown(cli
     storage.delete(portrait.image.name)
     storage.save(portrait.image.name, ContentFile(b"<html>not an image any more</html>"))
     job = Job.objects.get(portrait=portrait, kind="mindar")
-    assert services.run_job(job_id=job.pk) == "failed"
+    assert jobs.run_job(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.attempts == 1 and job.error and job.next_attempt_at is None
     portrait.refresh_from_db()
@@ -92,14 +92,14 @@ def test_storage_errors_are_retried_with_backoff_then_fail(tenants, monkeypatch)
 
     monkeypatch.setattr(storage, "open", unreachable)
     delays = []
-    for attempt in range(1, services.MAX_ATTEMPTS + 1):
-        status = services.run_job(job_id=job.pk)
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        status = jobs.run_job(job_id=job.pk)
         job.refresh_from_db()
         assert job.attempts == attempt
-        if attempt < services.MAX_ATTEMPTS:
+        if attempt < jobs.MAX_ATTEMPTS:
             assert status == "pending" and "retried automatically" in job.error
             delays.append(job.next_attempt_at - timezone.now())
-            assert services.claim(job.pk) is None  # not due yet
+            assert jobs.claim(job.pk) is None  # not due yet
             Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now())
     assert status == "failed" and job.status == "failed"
     assert all(later > earlier for earlier, later in itertools.pairwise(delays))
@@ -113,11 +113,11 @@ def test_a_storage_error_then_recovery_completes(tenants, monkeypatch):
     storage = storage_for_company(portrait.company)
     real_open = storage.open
     monkeypatch.setattr(storage, "open", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("down")))
-    assert services.run_job(job_id=job.pk) == "pending"
+    assert jobs.run_job(job_id=job.pk) == "pending"
     monkeypatch.setattr(storage, "open", real_open)
     Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    assert services.sweep_jobs()["queued_due"] >= 1
-    assert services.run_job(job_id=job.pk) == "ready"
+    assert jobs.sweep_jobs()["queued_due"] >= 1
+    assert jobs.run_job(job_id=job.pk) == "ready"
 
 
 @pytest.mark.django_db
@@ -133,15 +133,15 @@ def test_the_same_image_reuses_its_marker_instead_of_compiling(tenants, monkeypa
 
     monkeypatch.setattr(mindar, "compile_mind", no_compile)
     second = upload(tenants)
-    services.run_job(job_id=Job.objects.get(portrait=second, kind="mindar").pk)
+    jobs.run_job(job_id=Job.objects.get(portrait=second, kind="mindar").pk)
     reused = Job.objects.get(portrait=second, kind="mindar")
     assert reused.status == "ready" and reused.reused_from == compiled
     assert reused.output.name != compiled.output.name  # its own copy: deleting one keeps the other
     assert reused.output.read() == compiled.output.read()
     assert reused.report == compiled.report
 
-    services.regenerate_marker(portrait=first)
-    assert services.run_job(job_id=compiled.pk) == "ready"
+    jobs.regenerate_marker(portrait=first)
+    assert jobs.run_job(job_id=compiled.pk) == "ready"
     compiled.refresh_from_db()
     assert compiled.output.size > 0
 
@@ -150,15 +150,15 @@ def test_the_same_image_reuses_its_marker_instead_of_compiling(tenants, monkeypa
 def test_a_worker_that_lost_its_claim_does_not_overwrite(tenants, monkeypatch):
     portrait = upload(tenants)
     job = Job.objects.get(portrait=portrait, kind="preview")
-    real = services.HANDLERS[job.kind]
+    real = handlers.HANDLERS[job.kind]
 
     def slow_handler(j):
         # Meanwhile the sweeper declared us dead and another worker took the job.
         Job.objects.filter(pk=j.pk).update(claim_token=None, status="pending")
         return real(j)
 
-    monkeypatch.setitem(services.HANDLERS, job.kind, slow_handler)
-    assert services.run_job(job_id=job.pk) == "processing"
+    monkeypatch.setitem(handlers.HANDLERS, job.kind, slow_handler)
+    assert jobs.run_job(job_id=job.pk) == "processing"
     job.refresh_from_db()
     assert job.status == "pending"
 
@@ -168,10 +168,10 @@ def test_sweeper_fails_jobs_stuck_too_often_and_requeues_lost_ones(tenants, make
     portrait = make_portrait(tenants.project_a)
     long_ago = timezone.now() - timedelta(hours=2)
     stuck = Job.objects.create(
-        portrait=portrait, kind="mindar", status="processing", started_at=long_ago, attempts=services.MAX_ATTEMPTS
+        portrait=portrait, kind="mindar", status="processing", started_at=long_ago, attempts=jobs.MAX_ATTEMPTS
     )
     lost = Job.objects.create(portrait=portrait, kind="preview", status="pending", queued_at=long_ago)
-    counts = services.sweep_jobs()
+    counts = jobs.sweep_jobs()
     assert counts["failed_stuck"] == 1 and counts["queued_due"] == 1
     stuck.refresh_from_db()
     assert stuck.status == "failed" and "interrupted too many times" in stuck.error
@@ -227,7 +227,7 @@ def test_without_ffmpeg_the_original_video_plays_and_the_admin_says_so(admin_cli
     row = content_services.add_video(portrait=portrait, video=video)
     video.cleanup()
     monkeypatch.setattr(content_media, "ffmpeg_available", lambda: False)
-    assert services.run_job(job_id=Job.objects.get(video=row).pk) == "ready"
+    assert jobs.run_job(job_id=Job.objects.get(video=row).pk) == "ready"
     row.refresh_from_db()
     assert row.status == "ready" and not row.web_file and row.poster
     assert row.playback_file.name == row.file.name

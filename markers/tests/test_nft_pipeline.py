@@ -7,7 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from content import services as content_services
 from content.validators import validate_image
-from markers import nft, services
+from markers import jobs, nft, status
+from markers.handlers import nft as nft_handler
 from markers.models import Job
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,7 +25,7 @@ def upload(tenants, path=FIXTURES / "mindar" / "coffee_1000.jpg"):
 def test_every_photo_gets_a_loadable_nft_set(tenants):
     portrait = upload(tenants)
     job = Job.objects.get(portrait=portrait, kind="nft")
-    assert services.run_job(job_id=job.pk) == "ready"
+    assert jobs.run_job(job_id=job.pk) == "ready"
     job.refresh_from_db()
     names = job.stored_names()
     assert [n.rsplit(".", 1)[1] for n in names] == ["iset", "fset", "fset3"]
@@ -38,10 +39,10 @@ def test_every_photo_gets_a_loadable_nft_set(tenants):
 
 @pytest.mark.django_db
 def test_large_photos_are_scaled_down_with_their_dpi(tenants, monkeypatch):
-    monkeypatch.setattr(services, "NFT_MAX_PIXELS", 250_000)
+    monkeypatch.setattr(nft_handler, "NFT_MAX_PIXELS", 250_000)
     portrait = upload(tenants)
     job = Job.objects.get(portrait=portrait, kind="nft")
-    services.run_job(job_id=job.pk)
+    jobs.run_job(job_id=job.pk)
     job.refresh_from_db()
     assert job.report["width"] * job.report["height"] <= 250_000
     assert job.report["dpi"] < 72  # scaled with the pixels: same size in millimetres
@@ -50,7 +51,7 @@ def test_large_photos_are_scaled_down_with_their_dpi(tenants, monkeypatch):
 @pytest.mark.django_db
 def test_the_same_photo_reuses_the_nft_set(tenants, monkeypatch):
     first = upload(tenants)
-    services.run_job(job_id=Job.objects.get(portrait=first, kind="nft").pk)
+    jobs.run_job(job_id=Job.objects.get(portrait=first, kind="nft").pk)
 
     def no_generation(*args, **kwargs):
         raise AssertionError("generated again")
@@ -58,7 +59,7 @@ def test_the_same_photo_reuses_the_nft_set(tenants, monkeypatch):
     monkeypatch.setattr(nft, "generate_nft", no_generation)
     second = upload(tenants)
     job = Job.objects.get(portrait=second, kind="nft")
-    assert services.run_job(job_id=job.pk) == "ready"
+    assert jobs.run_job(job_id=job.pk) == "ready"
     job.refresh_from_db()
     assert job.reused_from.portrait == first
     original = Job.objects.get(portrait=first, kind="nft")
@@ -73,25 +74,25 @@ def test_status_waits_for_the_nft_marker_only_when_the_photo_plays_with_ar_js(te
     for kind in ("mindar", "preview"):
         Job.objects.create(portrait=portrait, kind=kind, status="ready")
     nft_job = Job.objects.create(portrait=portrait, kind="nft", status="pending")
-    assert services.derive_status(portrait) == "ready"
+    assert status.derive_status(portrait) == "ready"
     tenants.a.viewer_engine = "nft"
     tenants.a.save()
     portrait.refresh_from_db()
-    assert services.derive_status(portrait) == "processing"
+    assert status.derive_status(portrait) == "processing"
     nft_job.status = "ready"
     nft_job.save()
-    assert services.derive_status(portrait) == "ready"
+    assert status.derive_status(portrait) == "ready"
     portrait.viewer_engine = "mindar"  # a portrait can override its company
     nft_job.status = "failed"
     nft_job.save()
-    assert services.derive_status(portrait) == "ready"
+    assert status.derive_status(portrait) == "ready"
 
 
 @pytest.mark.django_db
 def test_deleting_a_portrait_deletes_its_three_nft_files(tenants, django_capture_on_commit_callbacks):
     portrait = upload(tenants)
     job = Job.objects.get(portrait=portrait, kind="nft")
-    services.run_job(job_id=job.pk)
+    jobs.run_job(job_id=job.pk)
     job.refresh_from_db()
     storage = job.output.storage
     names = job.stored_names()

@@ -12,8 +12,8 @@ from django.urls import reverse
 from arv.testing.processes import database_url, redis_server, start_qcluster, stop, wait_for
 from content.models import Portrait
 from content.tests import media
+from markers.jobs import sweep_jobs
 from markers.models import Job
-from markers.services import sweep_jobs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mindar"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

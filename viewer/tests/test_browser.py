@@ -16,7 +16,7 @@ from arv.testing.drivers import camera_proxy, launch
 from arv.testing.processes import wait_for
 from content.models import Portrait
 from content.tests import media
-from markers import services
+from markers import jobs
 from markers.models import Job
 from viewer.models import ViewSession
 from viewer.tests.browser import (
@@ -65,7 +65,7 @@ def ready_upload(client, tenants, tmp_path):
     assert response.status_code == 302
     portrait = Portrait.objects.get()
     for job in Job.objects.filter(portrait=portrait):
-        services.run_job(job_id=job.pk)
+        jobs.run_job(job_id=job.pk)
     portrait.refresh_from_db()
     assert portrait.status == "ready"
     return portrait

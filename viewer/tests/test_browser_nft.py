@@ -17,7 +17,7 @@ from arv.testing.clips import BORDER, CATALOGUE, render_clip
 from arv.testing.drivers import camera_proxy, launch
 from arv.testing.processes import wait_for
 from content.models import Portrait
-from markers import services
+from markers import jobs
 from markers.models import Job
 from viewer.models import ViewSession
 from viewer.tests.browser import REPO_ROOT, clip_of, corner_errors, engine_params, require, send_beacon
@@ -65,7 +65,7 @@ def nft_upload(client, tenants, tmp_path):
     assert response.status_code == 302
     portrait = Portrait.objects.get()
     for job in Job.objects.filter(portrait=portrait):
-        services.run_job(job_id=job.pk)
+        jobs.run_job(job_id=job.pk)
     portrait.refresh_from_db()
     assert portrait.status == "ready"
     assert portrait.jobs.get(kind="nft").status == "ready"

@@ -14,8 +14,9 @@ from companies.models import Company, Project
 from companies.storage import storage_for_company
 from content.models import Portrait, Video
 from content.tests import media
+from markers.jobs import run_job
 from markers.models import Job
-from markers.services import refresh_portrait_status, run_job
+from markers.status import refresh_portrait_status
 from webhooks import services
 from webhooks.models import Event
 
