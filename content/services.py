@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import uuid
 import zoneinfo
-from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -36,7 +35,7 @@ from content import schedules
 from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
 from content.validators import ValidatedImage, ValidatedLogo, ValidatedVideo
 from lib.periodic import RowFailures
-from lib.storage import StorageUnavailable
+from lib.storage import delete_quietly, write_new
 
 logger = logging.getLogger(__name__)
 
@@ -83,35 +82,10 @@ def _staged(company: Company, planned: dict[str, int]):
     try:
         yield pending, storage
     except BaseException:
-        _discard(storage, list(planned))
+        delete_quietly(storage, list(planned), why="after a failed upload")
         company.release_storage(total)
         PendingUpload.objects.filter(pk=pending_id).delete()
         raise
-
-
-def _discard(storage, names: Iterable[str]) -> None:
-    for name in names:
-        try:
-            storage.delete(name)
-        except Exception:
-            # The sweeper retries names left in a journal; here we can only log.
-            logger.exception("could not delete %s after a failed upload", name)
-
-
-def _write(storage, name: str, content) -> None:
-    try:
-        saved = storage.save(name, content)
-    except OSError as exc:
-        raise StorageUnavailable(str(exc)) from exc
-    except Exception as exc:
-        # Remote backends raise their own types (botocore, yadisk); the user gets one message.
-        if isinstance(exc, StorageUnavailable):
-            raise
-        raise StorageUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    if saved != name:
-        # Names are random, so a collision means something else wrote here; never overwrite it.
-        storage.delete(saved)
-        raise StorageUnavailable(f"storage renamed {name} to {saved}")
 
 
 def _video_row(*, portrait: Portrait, video: ValidatedVideo, name: str, title: str, order: int, **extra) -> Video:
@@ -187,10 +161,10 @@ def create_portrait(
         planned[video_name] = video.size
 
     with _staged(company, planned) as (pending, storage):
-        _write(storage, image_name, ContentFile(image.data))
+        write_new(storage, image_name, ContentFile(image.data))
         if video is not None:
             with open(video.path, "rb") as fh:
-                _write(storage, video_name, File(fh))
+                write_new(storage, video_name, File(fh))
         with transaction.atomic():
             portrait.image = image_name
             portrait.save()
@@ -221,7 +195,7 @@ def add_video(
     name = _unique_name(portrait.storage_dir, "video", video.extension)
     with _staged(company, {name: video.size}) as (pending, storage):
         with open(video.path, "rb") as fh:
-            _write(storage, name, File(fh))
+            write_new(storage, name, File(fh))
         with transaction.atomic():
             last = portrait.videos.order_by("-rotation_order").values_list("rotation_order", flat=True).first()
             # The first video of a portrait plays without anyone having to pick it.
@@ -293,12 +267,7 @@ def delete_portrait(*, portrait: Portrait) -> None:
 def _after_delete(company: Company, names: list[str], freed: int) -> None:
     # Rows are gone for good at this point, so the quota is returned even if a file lingers.
     company.release_storage(freed)
-    storage = storage_for_company(company)
-    for name in names:
-        try:
-            storage.delete(name)
-        except Exception:
-            logger.exception("could not delete %s; `recompute_storage_usage` will not count it", name)
+    delete_quietly(storage_for_company(company), names, why="(`recompute_storage_usage` will not count it)")
 
 
 def set_company_logo(*, company: Company, logo: ValidatedLogo) -> Company:
@@ -306,7 +275,7 @@ def set_company_logo(*, company: Company, logo: ValidatedLogo) -> Company:
     the previous logo's file goes once the row points at the new one."""
     name = _unique_name(f"{company.path_prefix}/brand", "logo", "png")
     with _staged(company, {name: logo.size}) as (pending, storage):
-        _write(storage, name, ContentFile(logo.data))
+        write_new(storage, name, ContentFile(logo.data))
         with transaction.atomic():
             old = Company.objects.select_for_update().only("brand_logo", "brand_logo_bytes").get(pk=company.pk)
             Company.objects.filter(pk=company.pk).update(
@@ -489,7 +458,7 @@ def sweep_pending_uploads(*, older_than: timedelta = PENDING_UPLOAD_TTL) -> int:
     for pending in PendingUpload.objects.filter(created_at__lt=timezone.now() - older_than).select_related("company"):
         with rows.isolated(f"pending upload {pending.pk}"):
             storage = storage_for_company(pending.company)
-            _discard(storage, pending.names)
+            delete_quietly(storage, pending.names, why="after a failed upload")
             with transaction.atomic():
                 if PendingUpload.objects.filter(pk=pending.pk).delete()[0]:
                     pending.company.release_storage(pending.reserved_bytes)
