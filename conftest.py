@@ -7,6 +7,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
+from arv.testing.factories import jpeg_bytes, warm_process_caches
 from companies.storage import forget_cached_storages
 
 
@@ -40,13 +41,15 @@ def _default_language():
     translation.deactivate()
 
 
-def warm_process_caches() -> None:
-    """What any running server has already looked up: the default storage connection and the
-    storage origins of the CSP (each re-read at most once a minute)."""
-    from companies.storage import default_connection, storage_origins
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """Temporary files of this test go to their own directory, to check that none is left."""
+    import tempfile
 
-    default_connection()
-    storage_origins()
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
 
 
 @pytest.fixture
@@ -92,23 +95,6 @@ def client_for(client):
         return client
 
     return login
-
-
-def jpeg_bytes(width=800, height=600, seed=1, quality=90) -> bytes:
-    """A photo-like JPEG: smooth shapes plus texture, so markers have features to find."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    base = 128 + 60 * np.sin(x / (17 + seed)) * np.cos(y / 23) + rng.normal(0, 25, (height, width))
-    rgb = np.stack([base, np.roll(base, 7, axis=1), np.roll(base, 13, axis=0)], axis=-1)
-    img = Image.fromarray(np.clip(rgb, 0, 255).astype("uint8"), "RGB")
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality)
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ import pytest
 from django.core.files.base import ContentFile
 
 from arv.testing.api import api_key, reset_throttles
+from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
-from conftest import jpeg_bytes
 from content.models import Portrait, Video
 from content.tests import media
 from markers.models import Job

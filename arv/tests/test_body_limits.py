@@ -102,7 +102,7 @@ def test_small_anonymous_posts_and_the_beacon_pass(client, ready_portrait):
     import json
     import uuid
 
-    from viewer.tests.conftest import PHONE
+    from arv.testing.factories import PHONE
 
     assert client.post("/accounts/login/", {"username": "x", "password": "y"}).status_code == 200
     response = client.post(

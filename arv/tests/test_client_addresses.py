@@ -18,10 +18,10 @@ from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
 from arv.testing.api import reset_throttles
+from arv.testing.factories import PHONE
 from lib.addresses import client_ip, client_key
 from lib.logging import RequestIdFilter, RequestIdMiddleware
 from viewer.models import ViewSession
-from viewer.tests.conftest import PHONE
 
 ATTACKER = "203.0.113.66"
 

@@ -59,7 +59,7 @@ def test_every_html_page_carries_a_strict_csp_and_no_framing(client, tenants):
 
 @pytest.mark.django_db
 def test_the_viewer_may_use_the_camera_and_its_importmap_only(client):
-    from viewer.tests.conftest import PHONE  # noqa: F401 - ensures the fixture module loads
+    from arv.testing.factories import PHONE  # noqa: F401 - ensures the fixture module loads
 
     response = client.get("/v/00000000-0000-4000-8000-000000000000/")
     assert response.status_code == 404  # a miss still gets the strict page policy
@@ -71,7 +71,7 @@ def test_viewer_policy(client, ready_portrait):
     import base64
     import hashlib
 
-    from viewer.tests.conftest import PHONE
+    from arv.testing.factories import PHONE
 
     response = client.get(reverse("viewer:page", args=[ready_portrait.unique_id]), HTTP_USER_AGENT=PHONE)
     html = response.content.decode()

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
+from arv.testing.factories import PHONE
 from arv.testing.processes import database_url, free_port, start_qcluster, start_redis, stop, wait_for
 from content.models import Portrait
 from content.tests import media
@@ -25,7 +26,6 @@ from markers.models import Job
 from viewer.models import ViewSession
 
 FIXTURES = Path(__file__).resolve().parents[2] / "markers" / "tests" / "fixtures" / "mindar"
-PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arv.testing.api import reset_throttles, token_client
+from arv.testing.factories import jpeg_bytes
 from companies import services
 from companies.models import Company, Invitation, Membership
-from conftest import jpeg_bytes
 from content.models import Portrait
 
 User = get_user_model()

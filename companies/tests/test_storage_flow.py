@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.factories import PHONE
 from companies.models import Company
 from companies.storage import build_storage
 from companies.tests.conftest import (
@@ -29,7 +30,6 @@ from content.tests import media
 from lib.storage import storage_error_message
 from markers.jobs import run_job
 from markers.models import Job
-from viewer.tests.conftest import PHONE
 from viewer.tests.test_page import config_of
 
 pytestmark = pytest.mark.services

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conftest import jpeg_bytes
+from arv.testing.factories import jpeg_bytes
 from content.tests import media
 
 

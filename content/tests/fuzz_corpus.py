@@ -9,7 +9,7 @@ import zlib
 
 from PIL import Image
 
-from conftest import jpeg_bytes
+from arv.testing.factories import jpeg_bytes
 
 
 def seeds(tmp_dir) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import jpeg_bytes
+from arv.testing.factories import jpeg_bytes
 
 
 def png_bytes(width=800, height=600, mode="RGB", **save) -> bytes:

@@ -1,6 +1,5 @@
 """/api/v1/portraits/: list with filters, multipart upload, retrieve, update, delete."""
 
-import tempfile
 from datetime import timedelta
 
 import pytest
@@ -8,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from arv.testing.api import errors_of, stored_files, token_client
+from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
-from conftest import jpeg_bytes
 from content.models import PendingUpload, Portrait, Video
 from content.tests import media
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
@@ -31,13 +30,6 @@ def upload(client, project="weddings", *, image=("photo.jpg", None), video=None,
     return client.post(PORTRAITS, data, format="multipart")
 
 
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """Temporary files of this test go to their own directory, to check that none is left."""
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
 
 
 def assert_nothing_stored(company):

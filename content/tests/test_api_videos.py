@@ -1,6 +1,5 @@
 """/api/v1/portraits/<uuid>/videos/: add (multipart), update (title, schedule, active), delete."""
 
-import tempfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -25,12 +24,6 @@ def add(client, portrait, data: bytes, **fields):
     return client.post(videos_url(portrait), payload, format="multipart")
 
 
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
 
 
 @pytest.mark.django_db

@@ -79,7 +79,7 @@ def test_rotation_form_saves_and_starts_now(client, tenants, three_videos):
 def test_the_viewer_follows_the_rotation_in_the_company_time_zone(client, tenants, three_videos, monkeypatch):
     from django.core.files.base import ContentFile
 
-    from conftest import warm_process_caches
+    from arv.testing.factories import warm_process_caches
     from markers.models import Job
 
     portrait = three_videos
@@ -164,7 +164,7 @@ def test_a_rule_past_its_last_boundary_keeps_the_page_playing(client, tenants, t
 
     from django.core.files.base import ContentFile
 
-    from conftest import warm_process_caches
+    from arv.testing.factories import warm_process_caches
     from markers.models import Job
 
     portrait = three_videos

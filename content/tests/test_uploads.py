@@ -1,24 +1,19 @@
 """Uploads end to end through the portal: stored safely, or refused with nothing left behind."""
 
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from arv.testing.api import stored_files
+from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
-from conftest import jpeg_bytes
 from content import services
 from content.models import PendingUpload, Portrait, Video
 from content.tests import media
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
 from content.validators import validate_image, validate_video
 from markers.models import Job
-
-
-def stored_files(settings) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def post_upload(client, project, *, image=None, video=None, **data):
@@ -51,7 +46,7 @@ def test_upload_stores_files_at_tenant_first_paths_and_queues_jobs(
     assert portrait.image.name.startswith(f"alpha/weddings/{portrait.unique_id}/photo-")
     video = portrait.videos.get()
     assert video.is_active and video.file.name.startswith(f"alpha/weddings/{portrait.unique_id}/video-")
-    assert len(stored_files(settings)) == 2
+    assert len(stored_files()) == 2
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == portrait.image_bytes + video.size_bytes > 0
     kinds = sorted(Job.objects.filter(portrait=portrait).values_list("kind", flat=True))
@@ -69,7 +64,7 @@ def test_bad_images_leave_no_row_and_no_file(client, tenants, settings, case):
     response = post_upload(client, tenants.project_a, image=("photo.jpg", data))
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert not Portrait.objects.exists() and stored_files(settings) == []
+    assert not Portrait.objects.exists() and stored_files() == []
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == 0
 
@@ -82,7 +77,7 @@ def test_bad_videos_leave_no_row_and_no_file(client, tenants, settings, case):
     response = post_upload(client, tenants.project_a, image=("p.jpg", jpeg_bytes()), video=("v.mp4", data))
     assert response.status_code == 400
     assert message in response.content.decode()
-    assert not Portrait.objects.exists() and stored_files(settings) == []
+    assert not Portrait.objects.exists() and stored_files() == []
 
 
 @pytest.mark.django_db
@@ -119,7 +114,7 @@ def test_quota_is_enforced_with_the_usage_in_the_message(client, tenants, settin
     html = response.content.decode()
     assert response.status_code == 400
     assert "Not enough storage left" in html and "87.9\xa0KB of your 97.7\xa0KB are in use" in html
-    assert not Portrait.objects.exists() and stored_files(settings) == []
+    assert not Portrait.objects.exists() and stored_files() == []
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == 90_000
 
@@ -145,7 +140,7 @@ def test_storage_failure_midway_leaves_nothing(client, tenants, settings, tmp_pa
     assert "The file storage is not reachable right now, so nothing was saved" in response.content.decode()
     assert len(calls) == 2
     assert not Portrait.objects.exists() and not Video.objects.exists() and not PendingUpload.objects.exists()
-    assert stored_files(settings) == []
+    assert stored_files() == []
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == 0
 
@@ -161,7 +156,7 @@ def test_a_crash_between_files_and_rows_is_rolled_back(tenants, settings, monkey
     with pytest.raises(KeyboardInterrupt):
         services.create_portrait(project=tenants.project_a, uploaded_by=tenants.owner, title="x", image=image)
     assert not Portrait.objects.exists() and not PendingUpload.objects.exists()
-    assert stored_files(settings) == []
+    assert stored_files() == []
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == 0
 
@@ -194,12 +189,12 @@ def test_delete_removes_every_file_and_gives_the_quota_back(
     client.force_login(tenants.owner)
     post_upload(client, tenants.project_a, image=("p.jpg", jpeg_bytes()), video=("v.mp4", media.mp4_bytes(tmp_path)))
     portrait = Portrait.objects.get()
-    assert len(stored_files(settings)) == 2
+    assert len(stored_files()) == 2
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("portal:portrait_delete", args=[portrait.unique_id]))
     assert response.status_code == 302
     assert not Portrait.objects.exists() and not Video.objects.exists() and not Job.objects.exists()
-    assert stored_files(settings) == []
+    assert stored_files() == []
     tenants.a.refresh_from_db()
     assert tenants.a.storage_used_bytes == 0
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from conftest import jpeg_bytes
+from arv.testing.factories import jpeg_bytes
 from content.tests import media
 from content.validators import validate_image, validate_video
 

@@ -57,7 +57,7 @@ def test_it_is_refused_without_ffprobe_too(tmp_path, monkeypatch):
 def test_the_portal_refuses_it_and_keeps_nothing(client, tenants, tmp_path):
     from django.urls import reverse
 
-    from conftest import jpeg_bytes
+    from arv.testing.factories import jpeg_bytes
     from content.models import Portrait
 
     client.force_login(tenants.editor)

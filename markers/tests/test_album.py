@@ -6,13 +6,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from arv.testing.factories import PHONE
 from content import services as content_services
 from content.validators import validate_image
 from markers import album, jobs, mindar
 from markers.models import Job, ProjectMarker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mindar"
-PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148 Safari/604.1"
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +89,7 @@ def test_a_new_marker_triggers_an_album_rebuild(tenants, tmp_path, django_captur
 
 @pytest.mark.django_db
 def test_album_page_lists_every_playable_photo(client, tenants, tmp_path, django_assert_max_num_queries):
-    from conftest import warm_process_caches
+    from arv.testing.factories import warm_process_caches
 
     first = ready(tenants, "coffee_1000.jpg", tmp_path=tmp_path)
     ready(tenants, "chelsea_1000.jpg", with_video=False, tmp_path=tmp_path)  # nothing to play: skipped

@@ -1,4 +1,10 @@
-PHONE = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.4 Mobile/15E148 Safari/604.1"
-)
+import pytest
+
+from viewer.tests.analytics_data import build
+
+
+@pytest.fixture
+def data(tenants, make_portrait, settings):
+    """The hand-made analytics data set (``analytics_data``: its known answers are worked out there)."""
+    settings.TIME_ZONE = "UTC"
+    return build(tenants, make_portrait)

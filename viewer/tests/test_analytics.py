@@ -8,13 +8,7 @@ import pytest
 from viewer import analytics
 from viewer.analytics import DateRange, Scope, Totals
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, RANGE, at, build, visit
-
-
-@pytest.fixture
-def data(tenants, make_portrait, settings):
-    settings.TIME_ZONE = "UTC"
-    return build(tenants, make_portrait)
+from viewer.tests.analytics_data import NOW, RANGE, at, visit
 
 
 def company(data):

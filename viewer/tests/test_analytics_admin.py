@@ -9,14 +9,8 @@ from django.urls import reverse
 from markers.models import Job
 from viewer import analytics
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, RANGE, build, visit
+from viewer.tests.analytics_data import NOW, RANGE, visit
 from viewer.tests.test_analytics_pages import RANGE_QUERY, read_csv
-
-
-@pytest.fixture
-def data(tenants, make_portrait, settings):
-    settings.TIME_ZONE = "UTC"
-    return build(tenants, make_portrait)
 
 
 def finished(portrait, kind, status, *, ms=None, day=2, reused_from=None):

@@ -11,15 +11,9 @@ from django.utils import timezone, translation
 
 from viewer.analytics_views import spreadsheet_safe
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, at, build, visit
+from viewer.tests.analytics_data import NOW, at, visit
 
 RANGE_QUERY = {"start": "2026-03-01", "end": "2026-03-10"}
-
-
-@pytest.fixture
-def data(tenants, make_portrait, settings):
-    settings.TIME_ZONE = "UTC"
-    return build(tenants, make_portrait)
 
 
 def urls(data):

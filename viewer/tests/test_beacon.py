@@ -4,8 +4,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from arv.testing.factories import PHONE
 from viewer.models import ViewSession
-from viewer.tests.conftest import PHONE
 
 ANDROID_TABLET = (
     "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"

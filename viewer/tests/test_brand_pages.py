@@ -14,12 +14,12 @@ from django.utils import timezone
 from PIL import Image
 
 from arv.testing.domains import give_domain
+from arv.testing.factories import PHONE
 from companies.branding import Brand
 from content import services as content_services
 from content.validators import validate_logo
 from lib.csp import BASE_POLICY
 from markers.models import ProjectMarker
-from viewer.tests.conftest import PHONE
 
 PLATFORM = "Platformio"  # SITE_NAME for these tests: any trace of it on a customer's page is a leak
 BRAND = "Studio Lumière"

@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arv.testing.domains import give_domain
+from arv.testing.factories import PHONE
 from companies.storage import storage_for_company
 from markers.models import ProjectMarker
 from viewer import pagecache
-from viewer.tests.conftest import PHONE
 
 MAIN = "testserver"
 OWN = "ar.alpha.test"

@@ -9,9 +9,9 @@ from django.core.files.storage import InMemoryStorage
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.factories import PHONE
 from companies.storage import storage_for_company
 from markers.models import Job
-from viewer.tests.conftest import PHONE
 from viewer.tests.test_page import config_of
 
 FIXTURES = Path(__file__).resolve().parents[2] / "markers" / "tests" / "fixtures" / "nft"

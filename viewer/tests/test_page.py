@@ -7,8 +7,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.factories import PHONE
 from content.models import Portrait
-from viewer.tests.conftest import PHONE
 
 
 def config_of(response) -> dict:

@@ -16,12 +16,6 @@ from viewer.retention import cutoff_day, rollup_view_sessions
 from viewer.tests.analytics_data import NOW, RANGE, at, build, visit
 
 
-@pytest.fixture
-def data(tenants, make_portrait, settings):
-    settings.TIME_ZONE = "UTC"
-    return build(tenants, make_portrait)
-
-
 @pytest.mark.django_db
 def test_whole_days_before_the_cutoff_are_moved(data):
     assert cutoff_day(8, NOW) == date(2026, 3, 4)

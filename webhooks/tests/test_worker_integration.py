@@ -11,8 +11,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.factories import jpeg_bytes
 from arv.testing.processes import database_url, start_qcluster, stop, wait_for
-from conftest import jpeg_bytes
 from content.models import Portrait
 from content.tests import media
 from webhooks import services, signing
