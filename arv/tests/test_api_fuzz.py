@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 
+from arv.testing import media
 from arv.testing.api import api_key, reset_throttles
 from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
 from content.models import Portrait, Video
-from content.tests import media
 from markers.models import Job
 
 # Modest, so the whole run takes about a minute and a half on two cores.

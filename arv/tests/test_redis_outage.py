@@ -17,10 +17,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
+from arv.testing import media
 from arv.testing.factories import PHONE
 from arv.testing.processes import database_url, free_port, start_qcluster, start_redis, stop, wait_for
 from content.models import Portrait
-from content.tests import media
 from markers.jobs import sweep_jobs
 from markers.models import Job
 from viewer.models import ViewSession

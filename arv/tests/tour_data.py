@@ -55,7 +55,7 @@ def _upload(client, project, title: str, clip: bytes):
 
 
 def _sessions(portrait, *, days_ago: int, found: int, lost: int, device="mobile", os="iOS", browser="Safari"):
-    from viewer.tests.analytics_data import visit
+    from arv.testing.analytics_data import visit
 
     when = timezone.now() - timedelta(days=days_ago, hours=1)
     for i in range(found):
@@ -65,10 +65,10 @@ def _sessions(portrait, *, days_ago: int, found: int, lost: int, device="mobile"
 
 
 def build(*, client, tenants, make_user, make_portrait, tmp_path) -> SimpleNamespace:
+    from arv.testing import media
     from companies import notifications
     from companies.models import Folder, Project, StorageConnection, StorageMove
     from content.models import PendingUpload, Portrait
-    from content.tests import media
     from markers import album, jobs
     from viewer.retention import rollup_view_sessions
 

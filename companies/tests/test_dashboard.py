@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing.analytics_data import visit
 from companies.models import Project
 from markers.models import Job
-from viewer.tests.analytics_data import visit
 
 pytestmark = pytest.mark.django_db
 

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing import media
 from arv.testing.factories import PHONE
 from companies.models import Company
 from companies.storage import build_storage
@@ -26,7 +27,6 @@ from companies.tests.conftest import (
     make_yandex_connection,
 )
 from content.models import PendingUpload, Portrait
-from content.tests import media
 from lib.storage import storage_error_message
 from markers.jobs import run_job
 from markers.models import Job

@@ -12,11 +12,11 @@ from django.db import connection as db_connection
 from django.urls import reverse
 
 from arv.testing.processes import ROOT, database_url
+from arv.testing.storage_data import digest_of, populate
 from companies import services
 from companies.models import Company, StorageConnection, StorageMove, StorageMoveFile
 from companies.storage import build_storage, storage_for_company
 from companies.tests.conftest import make_s3_connection, make_yandex_connection
-from companies.tests.storage_data import digest_of, populate
 from lib.storage import StorageUnavailable
 
 pytestmark = pytest.mark.services

@@ -5,11 +5,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from arv.testing.storage_data import populate
 from companies.models import Company
 from companies.services import recompute_storage_usage
 from companies.storage import storage_for_company
 from companies.tests.conftest import make_s3_connection
-from companies.tests.storage_data import populate
 from content.models import PendingUpload, Portrait, Video
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 
+from arv.testing.storage_data import populate
 from companies.services import company_file_names
 from companies.storage import StoredFiles, TenantFileField, file_owners
-from companies.tests.storage_data import populate
 
 
 def test_every_model_with_a_tenant_file_field_keeps_it_in_the_inventory():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from arv.testing import media
 from arv.testing.factories import jpeg_bytes
-from content.tests import media
 
 
 def clip(tmp_path: Path, seconds: float = 1.0) -> bytes:

@@ -13,7 +13,7 @@ from arv.testing.factories import jpeg_bytes
 
 
 def seeds(tmp_dir) -> dict[str, bytes]:
-    from content.tests.media import mp4_bytes, png_bytes
+    from arv.testing.media import mp4_bytes, png_bytes
 
     webp = io.BytesIO()
     Image.open(io.BytesIO(jpeg_bytes(640, 480))).save(webp, "WEBP", quality=60)

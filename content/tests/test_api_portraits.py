@@ -6,11 +6,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from arv.testing import media
 from arv.testing.api import errors_of, stored_files, token_client
 from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
 from content.models import PendingUpload, Portrait, Video
-from content.tests import media
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
 from markers.models import Job
 

@@ -4,9 +4,9 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from arv.testing import media
 from arv.testing.api import errors_of, stored_files, token_client
 from content.models import PendingUpload, Video
-from content.tests import media
 from content.tests.test_validators import BAD_VIDEOS
 from markers.models import Job
 

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from arv.testing import media
 from content.models import Portrait, Video
-from content.tests import media
 from markers.models import Job
 
 

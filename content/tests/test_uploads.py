@@ -5,12 +5,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from arv.testing import media
 from arv.testing.api import stored_files
 from arv.testing.factories import jpeg_bytes
 from companies.storage import storage_for_company
 from content import services
 from content.models import PendingUpload, Portrait, Video
-from content.tests import media
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
 from content.validators import validate_image, validate_video
 from markers.models import Job

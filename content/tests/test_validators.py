@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from arv.testing import media
 from arv.testing.factories import jpeg_bytes
-from content.tests import media
 from content.validators import validate_image, validate_video
 
 

@@ -31,7 +31,7 @@ def queued_album_tasks() -> list:
 
 
 def ready(tenants, name, project=None, with_video=True, tmp_path=None):
-    from content.tests import media
+    from arv.testing import media
     from content.validators import validate_video
 
     image = validate_image(SimpleUploadedFile(name, (FIXTURES / name).read_bytes()))

@@ -218,8 +218,8 @@ def test_setup_schedules_is_idempotent():
 
 @pytest.mark.django_db
 def test_without_ffmpeg_the_original_video_plays_and_the_admin_says_so(admin_client, tenants, tmp_path, monkeypatch):
+    from arv.testing import media
     from content import media as content_media
-    from content.tests import media
     from content.validators import validate_video
 
     portrait = upload(tenants)

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 
+from arv.testing import media
 from arv.testing.processes import database_url, redis_server, start_qcluster, stop, wait_for
 from content.models import Portrait
-from content.tests import media
 from markers.jobs import sweep_jobs
 from markers.models import Job
 

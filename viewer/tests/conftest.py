@@ -1,6 +1,6 @@
 import pytest
 
-from viewer.tests.analytics_data import build
+from arv.testing.analytics_data import build
 
 
 @pytest.fixture

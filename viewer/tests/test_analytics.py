@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
+from arv.testing.analytics_data import NOW, RANGE, at, visit
 from viewer import analytics
 from viewer.analytics import DateRange, Scope, Totals
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, RANGE, at, visit
 
 
 def company(data):

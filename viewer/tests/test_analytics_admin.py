@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from arv.testing.analytics_data import NOW, RANGE, visit
 from markers.models import Job
 from viewer import analytics
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, RANGE, visit
 from viewer.tests.test_analytics_pages import RANGE_QUERY, read_csv
 
 

@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from arv.testing.analytics_data import NOW, at, visit
 from viewer.analytics_views import spreadsheet_safe
 from viewer.retention import rollup_view_sessions
-from viewer.tests.analytics_data import NOW, at, visit
 
 RANGE_QUERY = {"start": "2026-03-01", "end": "2026-03-10"}
 
@@ -305,7 +305,7 @@ def test_long_series_become_a_line():
 
 @pytest.mark.django_db
 def test_the_dashboard_shows_how_many_visits_needed_a_fallback(client_for, data, django_assert_num_queries):
-    from viewer.tests.analytics_data import at, visit
+    from arv.testing.analytics_data import at, visit
 
     visit(data.pa1, at(2, 16), ttf=1500, engine="mindar", variant="webgl1", fallbacks=1)
     visit(data.pa1, at(2, 17), engine="fallback", fallbacks=2)

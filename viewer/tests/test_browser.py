@@ -11,11 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing import media
 from arv.testing.browser import chromium, make_camera_clip, missing_browser_tools
 from arv.testing.drivers import camera_proxy, launch
 from arv.testing.processes import wait_for
 from content.models import Portrait
-from content.tests import media
 from markers import jobs
 from markers.models import Job
 from viewer.models import ViewSession

@@ -8,12 +8,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from arv.testing import media
 from arv.testing.api import token_client
 from companies import notifications
 from companies.models import Company, Project
 from companies.storage import storage_for_company
 from content.models import Portrait, Video
-from content.tests import media
 from markers.jobs import run_job
 from markers.models import Job
 from markers.status import refresh_portrait_status

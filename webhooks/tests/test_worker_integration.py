@@ -11,10 +11,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from arv.testing import media
 from arv.testing.factories import jpeg_bytes
 from arv.testing.processes import database_url, start_qcluster, stop, wait_for
 from content.models import Portrait
-from content.tests import media
 from webhooks import services, signing
 from webhooks.models import Delivery
 from webhooks.tests.receiver import Answer
