@@ -22,6 +22,7 @@ from django.db.models import Count, F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from companies import signals
 from companies.models import Company, Membership, Notification, Project, add_months
 from lib.periodic import RowFailures
 
@@ -179,8 +180,6 @@ def _in_company_language(company: Company):
 def queue_expiry_reminders(*, now: datetime | None = None) -> int:
     """Create the reminders due now (projects and subscriptions expiring soon), and announce
     each expiry to the company's webhooks once, under the reminder's key."""
-    from webhooks import events
-
     now = now or timezone.now()
     created = 0
     rows = RowFailures("queue_expiry_reminders")
@@ -199,7 +198,7 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
                     {"project": project, "company": project.company, "days": (project.expires_at - now).days},
                 )
             key = f"project_expiring:{project.pk}:{project.expires_at:%Y%m%dT%H%M%S}"
-            events.project_expiring(project=project, key=key)
+            signals.project_expiring.send(sender=Project, project=project, key=key)
             if create(
                 company=project.company,
                 kind=Notification.Kind.PROJECT_EXPIRING,
@@ -219,7 +218,7 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
                     "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
                 )
             key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
-            events.subscription_expiring(company=company, key=key)
+            signals.subscription_expiring.send(sender=Company, company=company, key=key)
             if create(company=company, kind=Notification.Kind.SUBSCRIPTION_EXPIRING, key=key, message=message):
                 created += 1
     return created

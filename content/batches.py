@@ -47,7 +47,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from companies.models import Project
-from content import printsheet, services
+from content import printsheet, services, signals
 from content.batch_archive import (
     ArchiveRefused,
     Budget,
@@ -74,7 +74,6 @@ from lib import staging
 from lib.periodic import RowFailures
 from lib.storage import StorageUnavailable, storage_error_message
 from lib.tasks import send_task
-from webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -901,7 +900,7 @@ def batch_ready(batch: Batch) -> None:
     """
     clean_staging(batch_id=batch.pk, keep_outputs=True)
     request_print_file(batch=batch, sheet_format=batch.sheet_format)
-    events.batch_ready(batch=batch)
+    signals.batch_ready.send(sender=Batch, batch=batch)
 
 
 # --- Outputs -------------------------------------------------------------------------------------------

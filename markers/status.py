@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from content import signals
 from content.models import Portrait, Video
 from markers.models import Job
 
@@ -37,7 +38,6 @@ def refresh_portrait_status(*, portrait: Portrait) -> str:
     announces it (``portrait.ready`` / ``portrait.failed`` webhooks, once per change).
     """
     from content.batches import portrait_settled
-    from webhooks import events
 
     with transaction.atomic():
         current = Portrait.objects.select_for_update().filter(pk=portrait.pk).values_list("status", flat=True).first()
@@ -47,7 +47,7 @@ def refresh_portrait_status(*, portrait: Portrait) -> str:
         status = derive_status(portrait)
         changed = portrait.set_status(status)
         if changed:
-            events.portrait_status_changed(portrait=portrait, status=status)
+            signals.portrait_status_changed.send(sender=Portrait, portrait=portrait, status=status)
     if changed and status != Portrait.Status.PROCESSING:
         # After the commit: the last portrait of a batch to finish makes the batch ready.
         portrait_settled(portrait_id=portrait.pk)

@@ -1,8 +1,8 @@
 """The events other apps announce, each with its payload: the API's own representation.
 
-Each function is called at the one place its state change happens, inside that change's
-transaction, and builds its payload only when some endpoint listens (see
-:func:`webhooks.services.emit`):
+Each function receives the signal (``companies.signals``, ``content.signals``) sent at the one
+place its state change happens, inside that change's transaction, and builds its payload only
+when some endpoint listens (see :func:`webhooks.services.emit`):
 
 - ``portrait.ready`` / ``portrait.failed``: ``markers.status.refresh_portrait_status``, when the
   conditional status update actually moved the photo to that status;
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from companies import signals as company_signals
 from companies.models import Company, Project
+from content import signals as content_signals
 from webhooks.models import EventType
 from webhooks.services import emit
 
@@ -95,3 +97,23 @@ def batch_ready(*, batch) -> None:
         return {"batch": BatchOutputSerializer(batch_data(None, fresh)).data}
 
     emit(company=batch.company, event_type=EventType.BATCH_READY, data=data, dedupe_key=f"batch_ready:{batch.pk}")
+
+
+def listen() -> None:
+    """Turn the lower apps' signals into events (``WebhooksConfig.ready``)."""
+    receivers = {
+        content_signals.portrait_status_changed: portrait_status_changed,
+        content_signals.video_ready: video_ready,
+        content_signals.batch_ready: batch_ready,
+        company_signals.project_expiring: project_expiring,
+        company_signals.subscription_expiring: subscription_expiring,
+    }
+    for signal, event in receivers.items():
+        signal.connect(_receiver(event), weak=False, dispatch_uid=f"webhooks.events.{event.__name__}")
+
+
+def _receiver(event):
+    def receive(sender, signal=None, **kwargs):
+        event(**kwargs)
+
+    return receive

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from companies.storage import replace_output, storage_for_company
-from content import media
+from content import media, signals
 from content.models import Video
 from lib.storage import StorageUnavailable, write_new
 from markers import previews
@@ -77,9 +77,7 @@ def process_video(job: Job) -> Outcome:
             updated_at=now,
         )
         if became_ready:
-            from webhooks import events
-
-            events.video_ready(video=video)
+            signals.video_ready.send(sender=Video, video=video)
     replace_output(
         company=video.portrait.company,
         added_bytes=added,
