@@ -135,11 +135,11 @@ class VideoAdmin(admin.ModelAdmin):
         return format_html('<span title="{}">{}</span>', obj.status_message, _("original file (no rendition)"))
 
     def delete_model(self, request, obj):
-        services.delete_video(video=obj)
+        services.delete_video(video=obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for video in queryset.select_related("portrait__company"):
-            services.delete_video(video=video)
+            services.delete_video(video=video, by=request.user)
 
 
 @admin.register(PendingUpload)

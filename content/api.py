@@ -552,7 +552,7 @@ class VideoAddApi(TenantApiView):
         serializer = self.InputSerializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
-            video = services.add_video(portrait=portrait, **serializer.validated_data)
+            video = services.add_video(portrait=portrait, by=request.user, **serializer.validated_data)
         finally:
             cleanup_uploads(serializer)
         return Response(VideoOutputSerializer(video, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -593,11 +593,11 @@ class VideoUpdateApi(TenantApiView):
         active = fields.pop("is_active", None)
         with transaction.atomic():
             if fields:
-                services.update_video(video=video, **fields)
+                services.update_video(video=video, by=request.user, **fields)
             if active is True:
-                services.activate_video(video=video)
+                services.activate_video(video=video, by=request.user)
             elif active is False:
-                services.deactivate_video(video=video)
+                services.deactivate_video(video=video, by=request.user)
         return Response(VideoOutputSerializer(video, context={"request": request}).data)
 
 
@@ -611,5 +611,5 @@ class VideoDeleteApi(TenantApiView):
     def delete(self, request, uuid, video_id):
         portrait = get_portrait_for_user(request, uuid, write=True)
         video = get_video_for_user(request, portrait, video_id, write=True)
-        services.delete_video(video=video)
+        services.delete_video(video=video, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -187,7 +187,7 @@ def add_video(
     activate: bool = False,
     schedule_start=None,
     schedule_end=None,
-    by=None,
+    by,
 ) -> Video:
     company = portrait.company
     if schedule_start and schedule_end and schedule_end <= schedule_start:
@@ -231,7 +231,7 @@ def _queue_video_processing(video: Video) -> None:
     queue_video_job(video=video)
 
 
-def delete_video(*, video: Video, by=None) -> None:
+def delete_video(*, video: Video, by) -> None:
     portrait = video.portrait
     company = portrait.company
     names = video.stored_names()
@@ -335,7 +335,7 @@ def delete_project_content(*, project: Project) -> None:
 
 
 def record_event(
-    *, portrait: Portrait, video: Video | None, action: str, by=None, changes: dict | None = None
+    *, portrait: Portrait, video: Video | None, action: str, by, changes: dict | None = None
 ) -> VideoEvent:
     return VideoEvent.objects.create(
         portrait=portrait,
@@ -354,7 +354,7 @@ def _refresh_status(portrait: Portrait) -> None:
 
 
 @transaction.atomic
-def activate_video(*, video: Video, by=None) -> Video:
+def activate_video(*, video: Video, by) -> Video:
     video.activate()
     record_event(portrait=video.portrait, video=video, action=VideoEvent.Action.ACTIVATED, by=by)
     _refresh_status(video.portrait)
@@ -362,7 +362,7 @@ def activate_video(*, video: Video, by=None) -> Video:
 
 
 @transaction.atomic
-def deactivate_video(*, video: Video, by=None) -> Video:
+def deactivate_video(*, video: Video, by) -> Video:
     video.deactivate()
     record_event(portrait=video.portrait, video=video, action=VideoEvent.Action.DEACTIVATED, by=by)
     _refresh_status(video.portrait)
@@ -374,7 +374,7 @@ def _audit_value(value):
 
 
 @transaction.atomic
-def update_video(*, video: Video, by=None, **fields) -> Video:
+def update_video(*, video: Video, by, **fields) -> Video:
     before = {name: getattr(video, name) for name in fields}
     for name, value in fields.items():
         setattr(video, name, value)
@@ -393,7 +393,7 @@ def update_video(*, video: Video, by=None, **fields) -> Video:
 
 
 @transaction.atomic
-def reorder_videos(*, portrait: Portrait, order: list[int], by=None) -> None:
+def reorder_videos(*, portrait: Portrait, order: list[int], by) -> None:
     """Set the rotation order to the given list of video ids (all of the portrait's videos)."""
     ids = set(portrait.videos.values_list("pk", flat=True))
     if set(order) != ids or len(order) != len(ids):
@@ -407,7 +407,7 @@ ROTATION_FIELDS = ("kind", "every", "at", "weekday", "monthday", "cron")
 
 
 @transaction.atomic
-def update_rotation(*, portrait: Portrait, by=None, **fields) -> Rotation:
+def update_rotation(*, portrait: Portrait, by, **fields) -> Rotation:
     """Change how the videos take turns; the new rule starts now, with the first video."""
     rotation, _created = Rotation.objects.select_for_update().get_or_create(portrait=portrait)
     before = {name: getattr(rotation, name) for name in fields}

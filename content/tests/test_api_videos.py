@@ -188,3 +188,24 @@ def test_delete_removes_the_video_and_its_file(tenants, make_portrait, django_ca
     assert response.status_code == 204
     assert not Video.objects.exists()
     assert [p.name for p in stored_files()] == ["photo.jpg"]
+
+
+@pytest.mark.django_db
+def test_api_changes_name_their_author_in_the_videos_history(tenants, make_portrait, tmp_path):
+    """The audit trail of a photo's videos says who changed what, through the API as in the portal."""
+    from content.models import VideoEvent
+
+    portrait = make_portrait(tenants.project_a, with_video=True)
+    video = portrait.videos.get()
+    editor = token_client(tenants.editor)
+    assert editor.patch(video_url(video), {"title": "Renamed", "is_active": False}, format="json").status_code == 200
+    response = add(token_client(tenants.owner), portrait, media.mp4_bytes(tmp_path))
+    assert response.status_code == 201, response.content
+    assert token_client(tenants.owner).delete(video_url(video)).status_code == 204
+    history = [(e.action, e.by) for e in VideoEvent.objects.filter(portrait=portrait).order_by("pk")]
+    assert history == [
+        (VideoEvent.Action.SCHEDULED, tenants.editor),
+        (VideoEvent.Action.DEACTIVATED, tenants.editor),
+        (VideoEvent.Action.ADDED, tenants.owner),
+        (VideoEvent.Action.DELETED, tenants.owner),
+    ]

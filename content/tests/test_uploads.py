@@ -217,15 +217,15 @@ def test_add_video_first_one_plays_and_only_one_is_active(tenants, make_portrait
     portrait = make_portrait(tenants.project_a)
     one = validate_video(SimpleUploadedFile("a.mp4", media.mp4_bytes(tmp_path)))
     two = validate_video(SimpleUploadedFile("b.mp4", media.mp4_bytes(tmp_path)))
-    first = services.add_video(portrait=portrait, video=one, title="First")
-    second = services.add_video(portrait=portrait, video=two, title="Second")
+    first = services.add_video(portrait=portrait, video=one, title="First", by=None)
+    second = services.add_video(portrait=portrait, video=two, title="Second", by=None)
     one.cleanup()
     two.cleanup()
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.is_active and not second.is_active
     assert (first.rotation_order, second.rotation_order) == (0, 1)
-    services.activate_video(video=second)
+    services.activate_video(video=second, by=None)
     assert list(portrait.videos.filter(is_active=True)) == [second]
 
 

@@ -224,7 +224,7 @@ def test_without_ffmpeg_the_original_video_plays_and_the_admin_says_so(admin_cli
 
     portrait = upload(tenants)
     video = validate_video(SimpleUploadedFile("v.mp4", media.mp4_bytes(tmp_path)))
-    row = content_services.add_video(portrait=portrait, video=video)
+    row = content_services.add_video(portrait=portrait, video=video, by=None)
     video.cleanup()
     monkeypatch.setattr(content_media, "ffmpeg_available", lambda: False)
     assert jobs.run_job(job_id=Job.objects.get(video=row).pk) == "ready"
