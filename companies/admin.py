@@ -28,6 +28,7 @@ from companies.models import (
     StorageConnection,
     StorageMove,
 )
+from companies.notifications import deliver
 from companies.services import (
     CheckSkipped,
     check_storage_connection,
@@ -35,6 +36,7 @@ from companies.services import (
     claim_viewer_domain,
     queue_storage_move,
     remove_viewer_domain,
+    revoke_invitation,
     start_storage_move,
 )
 
@@ -697,8 +699,6 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send the failed channels again"), permissions=["change"])
     def send_again(self, request, queryset):
-        from companies.notifications import deliver
-
         sent = 0
         for notification in queryset.filter(is_complete=False).select_related("company"):
             Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
@@ -727,8 +727,6 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Withdraw the selected invitations"), permissions=["change"])
     def revoke(self, request, queryset):
-        from companies.services import revoke_invitation
-
         n = sum(revoke_invitation(invitation=invitation) for invitation in queryset)
         self.message_user(request, ngettext("%d invitation withdrawn.", "%d invitations withdrawn.", n) % n)
 

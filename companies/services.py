@@ -26,6 +26,9 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from companies import domains
+from companies.domains import normalize_domain
+from companies.hosts import forget_verified_domains
 from companies.models import (
     Company,
     Invitation,
@@ -744,8 +747,6 @@ def update_brand(*, company: Company, brand_name: str, brand_accent_color: str) 
 
 
 def _domain_changed() -> None:
-    from companies.hosts import forget_verified_domains
-
     transaction.on_commit(forget_verified_domains)
 
 
@@ -756,8 +757,6 @@ def claim_viewer_domain(*, company: Company, domain: str) -> Company:
     *domain* is as typed: it is normalised here. A domain another company holds, verified or not,
     cannot be claimed (the database's unique constraint settles a race).
     """
-    from companies.domains import normalize_domain
-
     domain = normalize_domain(domain)
     company = Company.objects.select_for_update().get(pk=company.pk)
     if domain == company.viewer_domain:
@@ -823,8 +822,6 @@ def check_viewer_domain(*, company: Company, min_interval: timedelta = timedelta
     3. Write the outcome only if the domain is still the one that was checked. A verified domain
        that fails keeps working for DOMAIN_GRACE_DAYS, then lapses.
     """
-    from companies import domains
-
     now = timezone.now()
     snapshot = Company.objects.filter(pk=company.pk).values("viewer_domain", "viewer_domain_token").get()
     domain, token = snapshot["viewer_domain"], snapshot["viewer_domain_token"]

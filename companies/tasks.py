@@ -1,6 +1,7 @@
 """django-q2 entry points for company messages: call a service, nothing else."""
 
 from companies import notifications
+from companies.services import check_due_viewer_domains
 
 
 def send_reminders() -> dict:
@@ -16,6 +17,4 @@ def renew_subscriptions() -> dict:
 
 
 def check_viewer_domains() -> dict:
-    from companies.services import check_due_viewer_domains
-
     return check_due_viewer_domains()

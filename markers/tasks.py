@@ -1,5 +1,6 @@
 """django-q2 entry points: load by id, call a service, nothing else."""
 
+from companies.models import Project
 from content.services import sweep_pending_uploads
 from markers import album, jobs
 
@@ -15,8 +16,6 @@ def sweep() -> dict:
 
 
 def rebuild_project_marker(project_id: int) -> str:
-    from companies.models import Project
-
     project = Project.objects.select_related("company").filter(pk=project_id).first()
     if project is None:
         return "project deleted"

@@ -22,6 +22,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from content.models import Portrait
 from lib.ratelimit import first_in_window
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ _stop: threading.Event | None = None
 
 
 def _write(counts: dict[int, list]) -> None:
-    from content.models import Portrait
-
     table = Portrait._meta.db_table
     # Raw SQL: this is the hot path, and building the ORM query costs more than running it.
     with connection.cursor() as cursor:

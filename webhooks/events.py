@@ -17,24 +17,23 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from companies import signals as company_signals
+from companies.api import ProjectOutputSerializer
 from companies.models import Company, Project
 from content import signals as content_signals
+from content.api import PortraitOutputSerializer, VideoOutputSerializer, with_api_relations
+from content.batch_api import BatchOutputSerializer, batch_data
+from content.models import Batch, Portrait, Video
 from webhooks.models import EventType
 from webhooks.services import emit
 
 
 def _portrait(portrait_id: int) -> dict:
-    from content.api import PortraitOutputSerializer, with_api_relations
-    from content.models import Portrait
-
     portrait = with_api_relations(Portrait.objects.filter(pk=portrait_id)).get()
     return PortraitOutputSerializer(portrait, context={"request": None}).data
 
 
 def portrait_status_changed(*, portrait, status: str) -> None:
     """A photo's status moved; ``ready`` and ``failed`` are announced."""
-    from content.models import Portrait
-
     event_type = {
         Portrait.Status.READY: EventType.PORTRAIT_READY,
         Portrait.Status.FAILED: EventType.PORTRAIT_FAILED,
@@ -45,9 +44,6 @@ def portrait_status_changed(*, portrait, status: str) -> None:
 
 def video_ready(*, video) -> None:
     """A video can be played: announced with the video and the photo it plays on."""
-    from content.api import VideoOutputSerializer
-    from content.models import Video
-
     def data() -> dict:
         fresh = Video.objects.select_related("portrait__company__storage_connection").get(pk=video.pk)
         return {
@@ -60,8 +56,6 @@ def video_ready(*, video) -> None:
 
 def project_expiring(*, project: Project, key: str) -> None:
     """A project (and its photos) stops being shown soon; *key* names the expiry date."""
-    from companies.api import ProjectOutputSerializer
-
     def data() -> dict:
         fresh = Project.objects.filter(pk=project.pk).with_portrait_counts().get()
         return {"project": ProjectOutputSerializer(fresh).data}
@@ -89,9 +83,6 @@ def subscription_expiring(*, company: Company, key: str) -> None:
 
 def batch_ready(*, batch) -> None:
     """A batch upload finished: announced once per batch with the API's batch representation."""
-    from content.batch_api import BatchOutputSerializer, batch_data
-    from content.models import Batch
-
     def data() -> dict:
         fresh = Batch.objects.select_related("project").get(pk=batch.pk)
         return {"batch": BatchOutputSerializer(batch_data(None, fresh)).data}

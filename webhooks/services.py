@@ -32,8 +32,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from companies import crypto
-from companies.models import Company
+from companies import crypto, notifications
+from companies.models import Company, Notification
 from lib.periodic import RowFailures
 from lib.tasks import send_task
 from webhooks import signing, transport
@@ -460,9 +460,6 @@ def _disable_if_failing_too_long(endpoint: Endpoint, now: datetime) -> None:
 
 def notify_turned_off(*, endpoint_id: int, at: datetime) -> None:
     """Tell the company (its contact address and owners) that an endpoint was turned off."""
-    from companies import notifications
-    from companies.models import Notification
-
     endpoint = Endpoint.objects.select_related("company").filter(pk=endpoint_id).first()
     if endpoint is None:
         return

@@ -45,7 +45,7 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("companies", "content"), ("companies", "markers"), ("companies", "viewer"), ("content", "markers"),
 }  # fmt: skip
 KNOWN_GROUND_INTO_APPS: set[tuple[str, str]] = set()
-KNOWN_FUNCTION_IMPORTS = 46
+KNOWN_FUNCTION_IMPORTS = 26
 
 
 @dataclass(frozen=True)

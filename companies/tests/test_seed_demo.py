@@ -28,7 +28,7 @@ def no_demo_photo(monkeypatch):
     """The logins alone: the first test covers the demo photo (ffmpeg, markers)."""
     from types import SimpleNamespace
 
-    from companies.management.commands.seed_demo import Command
+    from arv.management.commands.seed_demo import Command
 
     monkeypatch.setattr(Command, "demo_portrait", lambda self, **kw: SimpleNamespace(public_url="-"))
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from companies.management.commands.seed_demo import DEMO_COMPANY, demo_logins
+from arv.management.commands.seed_demo import DEMO_COMPANY, demo_logins
 from lib.env import WILDCARD_HOSTS, local_site_url
 
 

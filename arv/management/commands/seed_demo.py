@@ -17,6 +17,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from companies.models import Company, Membership, Project
+from content.services import create_portrait
+from content.validators import validate_image, validate_video
+
+# The demo's photo, kept with the companies app's demo assets.
+DEMO_PHOTO = Path(__file__).resolve().parents[3] / "companies" / "demo" / "coffee.jpg"
 
 ADMIN_USERNAME, DEMO_USERNAME = "admin", "demo"
 DEMO_COMPANY = "Demo Studio"
@@ -54,11 +59,9 @@ class Command(BaseCommand):
         """Upload the bundled demo photo with a short generated video, through the real services."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from content.services import create_portrait
-        from content.validators import validate_image, validate_video
 
         image = validate_image(
-            SimpleUploadedFile("coffee.jpg", (Path(__file__).parents[2] / "demo" / "coffee.jpg").read_bytes())
+            SimpleUploadedFile("coffee.jpg", (DEMO_PHOTO).read_bytes())
         )
         with tempfile.TemporaryDirectory() as tmp:
             clip = Path(tmp) / "demo.mp4"
