@@ -31,14 +31,12 @@ from companies.models import (
 from companies.notifications import deliver
 from companies.services import (
     CheckSkipped,
-    check_storage_connection,
     check_viewer_domain,
     claim_viewer_domain,
-    queue_storage_move,
     remove_viewer_domain,
     revoke_invitation,
-    start_storage_move,
 )
+from companies.storage_moves import check_storage_connection, queue_storage_move, start_storage_move
 
 
 class ExpiryFilter(admin.SimpleListFilter):

@@ -59,7 +59,7 @@ def populate(company: Company, project, make_portrait, *, portraits: int = 2) ->
 
 
 def _all_names(company: Company) -> list[str]:
-    from companies.services import company_file_names
+    from companies.storage_moves import company_file_names
 
     return company_file_names(company)
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from companies.branding import contrast_ratio, text_colour_on
 from companies.models import Company
-from companies.services import company_file_names, recompute_storage_usage
 from companies.storage import storage_for_company
+from companies.storage_moves import company_file_names, recompute_storage_usage
 
 
 def png(width=300, height=100, *, mode="RGBA", colour=(200, 30, 30, 255), trailer=b"") -> bytes:

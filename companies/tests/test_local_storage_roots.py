@@ -86,7 +86,7 @@ def test_the_admin_form_refuses_the_app_directory(admin_client, settings):
 def test_a_connection_saved_before_the_check_writes_and_reads_nothing(settings):
     from django.core.files.base import ContentFile
 
-    from companies.services import check_storage_connection
+    from companies.storage_moves import check_storage_connection
 
     connection = StorageConnection.objects.create(name="Old", provider="local", base_path=str(settings.BASE_DIR))
     with pytest.raises(StorageUnavailable, match="outside MEDIA_ROOT"):

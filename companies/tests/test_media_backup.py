@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from companies.services import company_file_names
 from companies.storage import storage_for_company
+from companies.storage_moves import company_file_names
 from markers.models import Job, ProjectMarker
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from companies import crypto
 from companies.models import StorageConnection
-from companies.services import check_storage_connection
+from companies.storage_moves import check_storage_connection
 
 
 @pytest.mark.django_db

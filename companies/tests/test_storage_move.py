@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from arv.testing.processes import ROOT, database_url
 from arv.testing.storage_data import digest_of, populate
-from companies import services
+from companies import storage_moves
 from companies.models import Company, StorageConnection, StorageMove, StorageMoveFile
 from companies.storage import build_storage, storage_for_company
 from companies.tests.conftest import make_s3_connection, make_yandex_connection
@@ -39,7 +39,7 @@ def assert_moved(company, files: dict[str, str], source: StorageConnection, targ
     assert move.status == "done" and move.files_copied == len(files) == move.files.count()
     assert move.counts() == {"pending": 0, "copied": 0, "deleted": len(files), "missing": 0}
     assert company.storage_used_bytes == used
-    assert services.recompute_storage_usage(company=company, dry_run=True).drift == 0
+    assert storage_moves.recompute_storage_usage(company=company, dry_run=True).drift == 0
 
 
 @pytest.mark.django_db
@@ -60,8 +60,8 @@ def test_move_between_each_kind_of_backend(tenants, make_portrait, request, sour
     assert len(files) == 2 * 9 + 1  # photo, preview, video, rendition, poster, .mind, 3 NFT files; album
     used = Company.objects.get(pk=tenants.a.pk).storage_used_bytes
 
-    move = services.start_storage_move(company=tenants.a, target=target)
-    services.run_storage_move(move=move)
+    move = storage_moves.start_storage_move(company=tenants.a, target=target, requested_by=None)
+    storage_moves.run_storage_move(move=move)
     assert_moved(tenants.a, files, source, target, used)
     # The other tenant was not touched.
     assert Company.objects.get(pk=tenants.b.pk).storage_connection_id is None
@@ -127,7 +127,7 @@ def test_a_move_killed_midway_resumes_and_loses_nothing(tenants, make_portrait, 
 def test_interrupted_while_deleting_old_copies_resumes(tenants, make_portrait, monkeypatch):
     files = populate(tenants.a, tenants.project_a, make_portrait)
     source, target = StorageConnection.get_default(), local_connection()
-    move = services.start_storage_move(company=tenants.a, target=target)
+    move = storage_moves.start_storage_move(company=tenants.a, target=target, requested_by=None)
     storage = build_storage(source)
     calls = {"n": 0}
     real_delete = type(storage).delete
@@ -141,12 +141,12 @@ def test_interrupted_while_deleting_old_copies_resumes(tenants, make_portrait, m
 
     monkeypatch.setattr(type(storage), "delete", crash_on_fifth)
     with pytest.raises(StorageUnavailable):
-        services.run_storage_move(move=move)
+        storage_moves.run_storage_move(move=move)
     move.refresh_from_db()
     assert move.status == "cleaning" and move.error == "disk went away" and not move.runner
     assert Company.objects.get(pk=tenants.a.pk).storage_connection == target  # switched already
     monkeypatch.undo()
-    services.run_storage_move(move=move)
+    storage_moves.run_storage_move(move=move)
     assert_moved(tenants.a, files, source, target, Company.objects.get(pk=tenants.a.pk).storage_used_bytes)
 
 
@@ -157,8 +157,8 @@ def test_files_written_to_the_old_storage_after_the_switch_are_carried_over(tena
 
     files = populate(tenants.a, tenants.project_a, make_portrait)
     source, target = StorageConnection.get_default(), local_connection()
-    move = services.start_storage_move(company=tenants.a, target=target)
-    real_switch = services._MoveStep.switch_company
+    move = storage_moves.start_storage_move(company=tenants.a, target=target, requested_by=None)
+    real_switch = storage_moves._MoveStep.switch_company
 
     def switch_then_late_write(self):
         real_switch(self)
@@ -168,9 +168,9 @@ def test_files_written_to_the_old_storage_after_the_switch_are_carried_over(tena
         files.pop(job.output.name)
         files[late] = digest_of(build_storage(source), late)
 
-    monkeypatch.setattr(services._MoveStep, "switch_company", switch_then_late_write)
+    monkeypatch.setattr(storage_moves._MoveStep, "switch_company", switch_then_late_write)
     old_marker = Job.objects.filter(portrait__company=tenants.a, kind="mindar").order_by("pk").first().output.name
-    services.run_storage_move(move=move)
+    storage_moves.run_storage_move(move=move)
     new = build_storage(target)
     for name, sha in files.items():
         assert digest_of(new, name) == sha
@@ -183,7 +183,9 @@ def test_a_partial_copy_left_on_the_target_is_replaced(tenants, make_portrait):
     target = local_connection()
     name = next(iter(files))
     build_storage(target).save(name, ContentFile(b"half a fi"))  # a copy cut short by a kill
-    services.run_storage_move(move=services.start_storage_move(company=tenants.a, target=target))
+    storage_moves.run_storage_move(
+        move=storage_moves.start_storage_move(company=tenants.a, target=target, requested_by=None)
+    )
     assert digest_of(build_storage(target), name) == files[name]
 
 
@@ -191,9 +193,9 @@ def test_a_partial_copy_left_on_the_target_is_replaced(tenants, make_portrait):
 def test_two_connections_to_the_same_place_are_refused(tenants, make_portrait):
     files = populate(tenants.a, tenants.project_a, make_portrait, portraits=1)
     alias = local_connection(name="Same disk", base_path="")  # MEDIA_ROOT, like the default
-    move = services.start_storage_move(company=tenants.a, target=alias)
-    with pytest.raises(services.StorageMoveError, match="same place"):
-        services.run_storage_move(move=move)
+    move = storage_moves.start_storage_move(company=tenants.a, target=alias, requested_by=None)
+    with pytest.raises(storage_moves.StorageMoveError, match="same place"):
+        storage_moves.run_storage_move(move=move)
     assert Company.objects.get(pk=tenants.a.pk).storage_connection_id is None
     for name, sha in files.items():
         assert digest_of(build_storage(alias), name) == sha
@@ -204,11 +206,11 @@ def test_missing_files_stop_the_switch_unless_allowed(tenants, make_portrait):
     files = populate(tenants.a, tenants.project_a, make_portrait, portraits=1)
     lost = next(iter(files))
     storage_for_company(tenants.a).delete(lost)
-    move = services.start_storage_move(company=tenants.a, target=local_connection())
-    with pytest.raises(services.StorageMoveError, match="in neither storage"):
-        services.run_storage_move(move=move)
+    move = storage_moves.start_storage_move(company=tenants.a, target=local_connection(), requested_by=None)
+    with pytest.raises(storage_moves.StorageMoveError, match="in neither storage"):
+        storage_moves.run_storage_move(move=move)
     assert Company.objects.get(pk=tenants.a.pk).storage_connection_id is None
-    services.run_storage_move(move=move, allow_missing=True)
+    storage_moves.run_storage_move(move=move, allow_missing=True)
     move.refresh_from_db()
     assert move.status == "done" and move.counts()["missing"] == 1 and move.files_copied == len(files) - 1
 
@@ -218,15 +220,15 @@ def test_a_live_runner_blocks_a_second_run_and_a_dead_one_does_not(tenants, make
     import socket
 
     populate(tenants.a, tenants.project_a, make_portrait, portraits=1)
-    move = services.start_storage_move(company=tenants.a, target=local_connection())
+    move = storage_moves.start_storage_move(company=tenants.a, target=local_connection(), requested_by=None)
     alive = f"{socket.gethostname()}:{os.getppid()}:abcd"
     StorageMove.objects.filter(pk=move.pk).update(runner=alive, heartbeat_at=time_now())
-    with pytest.raises(services.StorageMoveBusy):
-        services.run_storage_move(move=move)
+    with pytest.raises(storage_moves.StorageMoveBusy):
+        storage_moves.run_storage_move(move=move)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     StorageMove.objects.filter(pk=move.pk).update(runner=f"{socket.gethostname()}:{dead.pid}:abcd")
-    assert services.run_storage_move(move=move).status == "done"
+    assert storage_moves.run_storage_move(move=move).status == "done"
 
 
 def time_now():
@@ -240,12 +242,14 @@ def test_starting_a_move_checks_the_target(tenants):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError, match="already uses"):
-        services.start_storage_move(company=tenants.a, target=StorageConnection.get_default())
+        storage_moves.start_storage_move(company=tenants.a, target=StorageConnection.get_default(), requested_by=None)
     first, second = local_connection(), local_connection(name="Third", base_path="third")
-    move = services.start_storage_move(company=tenants.a, target=first)
-    assert services.start_storage_move(company=tenants.a, target=first) == move  # resumes, no duplicate
+    move = storage_moves.start_storage_move(company=tenants.a, target=first, requested_by=None)
+    assert (
+        storage_moves.start_storage_move(company=tenants.a, target=first, requested_by=None) == move
+    )  # resumes, no duplicate
     with pytest.raises(ValidationError, match="already moving"):
-        services.start_storage_move(company=tenants.a, target=second)
+        storage_moves.start_storage_move(company=tenants.a, target=second, requested_by=None)
 
 
 @pytest.mark.django_db
@@ -255,12 +259,12 @@ def test_a_storage_failure_is_recorded_without_secrets_and_resumes(tenants, make
     files = populate(tenants.a, tenants.project_a, make_portrait, portraits=1)
     used = Company.objects.get(pk=tenants.a.pk).storage_used_bytes
     target = make_s3_connection(own_s3_server, name="Flaky S3")
-    move = services.start_storage_move(company=tenants.a, target=target)
+    move = storage_moves.start_storage_move(company=tenants.a, target=target, requested_by=None)
     with own_s3_server.down(), pytest.raises(StorageUnavailable):
-        services.run_storage_move(move=move)
+        storage_moves.run_storage_move(move=move)
     move.refresh_from_db()
     assert move.error and S3_SECRET_KEY not in move.error and move.status == "copying"
-    services.run_storage_move(move=move)
+    storage_moves.run_storage_move(move=move)
     assert_moved(tenants.a, files, StorageConnection.get_default(), target, used)
 
 

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 
 from arv.testing.storage_data import populate
 from companies.models import Company
-from companies.services import recompute_storage_usage
 from companies.storage import storage_for_company
+from companies.storage_moves import recompute_storage_usage
 from companies.tests.conftest import make_s3_connection
 from content.models import PendingUpload, Portrait, Video
 
@@ -52,18 +52,18 @@ def test_missing_files_count_zero_and_uploads_in_flight_count(tenants, make_port
 
 @pytest.mark.django_db
 def test_a_counter_that_moved_while_counting_is_left_alone(tenants, make_portrait, monkeypatch):
-    from companies import services
+    from companies import storage_moves
 
     populate(tenants.a, tenants.project_a, make_portrait, portraits=1)
     Company.objects.filter(pk=tenants.a.pk).update(storage_used_bytes=1)
-    real = services._row_sizes
+    real = storage_moves._row_sizes
 
     def upload_meanwhile(company, size_of):
         rows = real(company, size_of)
         Company.objects.filter(pk=company.pk).update(storage_used_bytes=2)  # an upload reserved quota
         return rows
 
-    monkeypatch.setattr(services, "_row_sizes", upload_meanwhile)
+    monkeypatch.setattr(storage_moves, "_row_sizes", upload_meanwhile)
     report = recompute_storage_usage(company=tenants.a)
     assert not report.corrected and used(tenants.a) == 2
 

@@ -8,8 +8,8 @@ from django.apps import apps
 from django.conf import settings
 
 from arv.testing.storage_data import populate
-from companies.services import company_file_names
 from companies.storage import StoredFiles, TenantFileField, file_owners
+from companies.storage_moves import company_file_names
 
 
 def test_every_model_with_a_tenant_file_field_keeps_it_in_the_inventory():

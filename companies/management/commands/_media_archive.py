@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from django.core.files import File
 from django.core.management.base import CommandError
 
-from companies.services import file_digest
+from companies.storage_moves import file_digest
 
 FORMAT = "arv-company-media"
 VERSION = 1

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from companies.management.commands import _media_archive as archive
 from companies.models import Company
-from companies.services import company_file_names
 from companies.storage import storage_for_company
+from companies.storage_moves import company_file_names
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from companies.models import Company, StorageConnection
-from companies.services import StorageMoveError, run_storage_move, start_storage_move
+from companies.storage_moves import StorageMoveError, run_storage_move, start_storage_move
 from lib.storage import StorageUnavailable
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         company = self._company(company)
         target = self._connection(connection)
         try:
-            move = start_storage_move(company=company, target=target)
+            move = start_storage_move(company=company, target=target, requested_by=None)  # run from the shell: no user
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(

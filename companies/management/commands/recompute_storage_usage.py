@@ -5,7 +5,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from companies.models import Company
-from companies.services import UsageReport, recompute_storage_usage
+from companies.storage_moves import UsageReport, recompute_storage_usage
 from lib.storage import StorageUnavailable
 
 

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from companies.management.commands import _media_archive as archive
 from companies.models import Company
-from companies.services import company_file_names, file_digest
 from companies.storage import storage_for_company
+from companies.storage_moves import company_file_names, file_digest
 
 
 class Command(BaseCommand):
