@@ -13,11 +13,16 @@ from companies.storage import forget_cached_storages
 
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
+    from django.core.cache import cache
+
     from companies.hosts import forget_verified_domains
     from companies.storage import forget_storage_origins, set_storage_origins
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BATCH_STAGING_DIR = tmp_path / "staging"
+    # The shared cache (a folder, or Redis) outlives a test: who was counted as a view, rate
+    # limits, cached pages. Each test starts with it empty, as ids repeat from test to test.
+    cache.clear()
     forget_cached_storages()
     # The verified viewer domains live in the (file or Redis) cache shared with other runs.
     forget_verified_domains()

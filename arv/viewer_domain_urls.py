@@ -6,10 +6,12 @@ import re
 from django.conf import settings
 from django.urls import include, path, re_path
 
+from arv import views
 from viewer import domain_views
 
 urlpatterns = [
     path("media/<int:connection_id>/<path:path>", domain_views.media, name="media"),
+    path("favicon.ico", domain_views.favicon, {"platform_favicon": views.favicon}, name="favicon"),
     path(".well-known/arv-verification.txt", domain_views.verification_file, name="domain_verification"),
     path("", include("viewer.urls")),
     re_path(

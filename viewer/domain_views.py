@@ -50,6 +50,18 @@ def verification_file(request):
     return response
 
 
+@require_safe
+def favicon(request, *, platform_favicon):
+    """/favicon.ico on a studio's domain: its logo when it has a brand (the platform's icon
+    never shows there), else the platform's (*platform_favicon*, the main site's view)."""
+    company = host_company(request)
+    if company is not None and company.brand.is_set:
+        if not company.brand.logo_url:
+            raise Http404
+        return HttpResponseRedirect(company.brand.logo_url)
+    return platform_favicon(request)
+
+
 def to_main_site(request, *args, **kwargs):
     """The portal, admin, API and log-in live on the main site only (their cookies are its own)."""
     response = HttpResponseRedirect(settings.SITE_URL + request.get_full_path())

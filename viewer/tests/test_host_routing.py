@@ -218,3 +218,26 @@ def test_a_studio_domain_keeps_working_while_the_cache_is_down(client, world, mo
     url = reverse("viewer:page", args=[world.photo.unique_id])
     assert client.get(url, HTTP_HOST=OWN).status_code == 200
     assert client.get(url, HTTP_HOST=OTHER).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_icon_on_a_studio_domain_is_the_studios_once_it_has_a_brand(client, world):
+    from django.core.files.base import ContentFile as File
+
+    company = world.tenants.a
+    platform = client.get("/favicon.ico", HTTP_HOST=MAIN)
+    assert platform.status_code == 200
+    # No brand yet: the platform's icon, as on the main site.
+    unbranded = client.get("/favicon.ico", HTTP_HOST=OWN)
+    assert unbranded.status_code == 200 and unbranded.content == platform.content
+    # A brand without a logo: no icon at all rather than the platform's.
+    company.brand_name = "Alpha Photo"
+    company.save(update_fields=["brand_name"])
+    assert client.get("/favicon.ico", HTTP_HOST=OWN).status_code == 404
+    # With a logo: the logo; and the pages link it, never the platform's icon.
+    company.brand_logo.save("logo.png", File(b"\x89PNG\r\n\x1a\nlogo"), save=True)
+    response = client.get("/favicon.ico", HTTP_HOST=OWN)
+    assert response.status_code == 302 and response["Location"] == company.brand_logo.url
+    page = client.get(reverse("viewer:page", args=[world.photo.unique_id]), HTTP_HOST=OWN, HTTP_USER_AGENT=PHONE)
+    html = page.content.decode()
+    assert f'<link rel="icon" href="{company.brand_logo.url}">' in html and "favicon" not in html
