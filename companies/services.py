@@ -376,9 +376,13 @@ def company_file_names(company: Company) -> list[str]:
         names.update(row)
     for row in Video.objects.filter(portrait__company=company).values_list("file", "web_file", "poster"):
         names.update(row)
-    for job in Job.objects.filter(portrait__company=company).exclude(output="").only("pk", "kind", "output"):
+    for job in Job.objects.filter(portrait__company=company).exclude(output="").only(
+        "pk", "kind", "output", "compact_version"
+    ):
         names.update(job.output_names())
-    names.update(ProjectMarker.objects.filter(project__company=company).values_list("output", flat=True))
+    albums = ProjectMarker.objects.filter(project__company=company).exclude(output="")
+    for marker in albums.only("pk", "output", "compact_version"):
+        names.update(marker.output_names())
     names.discard("")
     return sorted(names)
 
@@ -712,10 +716,16 @@ def _row_sizes(company: Company, size_of: Callable[[str], int]) -> list[tuple[ty
     for video in videos:
         actual = sum(size_of(f.name) for f in (video.file, video.web_file, video.poster))
         rows.append((Video, video.pk, "stored_bytes", video.stored_bytes, actual))
-    for job in Job.objects.filter(portrait__company=company).only("pk", "kind", "output", "output_bytes"):
+    for job in Job.objects.filter(portrait__company=company).only(
+        "pk", "kind", "output", "output_bytes", "compact_version"
+    ):
         rows.append((Job, job.pk, "output_bytes", job.output_bytes, sum(size_of(n) for n in job.output_names())))
-    for marker in ProjectMarker.objects.filter(project__company=company).only("pk", "output", "output_bytes"):
-        rows.append((ProjectMarker, marker.pk, "output_bytes", marker.output_bytes, size_of(marker.output.name)))
+    markers = ProjectMarker.objects.filter(project__company=company).only(
+        "pk", "output", "output_bytes", "compact_version"
+    )
+    for marker in markers:
+        actual = sum(size_of(n) for n in marker.output_names())
+        rows.append((ProjectMarker, marker.pk, "output_bytes", marker.output_bytes, actual))
     return rows
 
 

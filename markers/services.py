@@ -60,6 +60,7 @@ class Outcome:
     compiler_version: str = ""
     report: dict = field(default_factory=dict)
     reused_from: Job | None = None
+    compact_version: int = 0  # MindAR: the .arvm written next to output_name (markers/arvm.py)
 
 
 # --- Queueing -------------------------------------------------------------------------------------
@@ -187,6 +188,7 @@ def _succeed(job: Job, token, outcome: Outcome, *, duration_ms: int) -> str:
         compiler_version=outcome.compiler_version,
         report=outcome.report,
         reused_from=outcome.reused_from,
+        compact_version=outcome.compact_version if outcome.output_name else job.compact_version,
         duration_ms=duration_ms,
         error="",
         error_detail="",
@@ -314,20 +316,22 @@ def _reusable(job: Job, sha256: str, version: str) -> Job | None:
 
 
 def compile_mindar(job: Job) -> Outcome:
-    from markers import mindar
+    from markers import arvm, mindar
 
     portrait = job.portrait
     storage = storage_for_company(portrait.company)
     sha256 = portrait.image_sha256
     version = mindar.COMPILER_VERSION
+    compact = arvm.current_version()
     source = _reusable(job, sha256, version)
-    if source is job:
-        return Outcome(input_sha256=sha256, compiler_version=version, report=job.report)
-    if source is not None:
+    if source is job and job.compact_version == compact:
+        return Outcome(input_sha256=sha256, compiler_version=version, report=job.report, compact_version=compact)
+    if source is not None:  # (our own .mind without its current .arvm: rewritten as a pair)
         data = _read(storage, source.output.name)
         name = _output_name(job, "mind")
-        size = _write(storage, name, ContentFile(data))
-        return Outcome(name, size, sha256, version, source.report, reused_from=source)
+        size = arvm.write_marker_files(storage, name, data)
+        reused = None if source is job else source
+        return Outcome(name, size, sha256, version, source.report, reused_from=reused, compact_version=compact)
     image = _read(storage, portrait.image.name)
     try:
         rgb = mindar.decode_image(image)
@@ -335,8 +339,8 @@ def compile_mindar(job: Job) -> Outcome:
         raise PermanentJobError(str(exc)) from exc
     result = mindar.compile_mind([mindar.to_grey(rgb)])
     name = _output_name(job, "mind")
-    size = _write(storage, name, ContentFile(result.data))
-    return Outcome(name, size, sha256, version, result.reports[0].as_dict())
+    size = arvm.write_marker_files(storage, name, result.data)
+    return Outcome(name, size, sha256, version, result.reports[0].as_dict(), compact_version=compact)
 
 
 # NFT generation needs ~60 bytes per pixel and time in proportion; photos are tracked from a
@@ -619,7 +623,7 @@ def album_jobs(project) -> list[Job]:
 
 def rebuild_project_marker(*, project) -> ProjectMarker:
     """Merge the photos' markers into one .mind (target i = photo i), unless nothing changed."""
-    from markers import mindar
+    from markers import arvm, mindar
 
     jobs = album_jobs(project)
     key = hashlib.sha256("|".join(f"{j.portrait.unique_id}:{j.output.name}" for j in jobs).encode()).hexdigest()
@@ -632,22 +636,23 @@ def rebuild_project_marker(*, project) -> ProjectMarker:
     if jobs:
         data = mindar.merge_mind([_read(storage, job.output.name) for job in jobs])
         name = f"{company.path_prefix}/{project.slug}/album-{uuid.uuid4().hex[:12]}.mind"
-        size = _write(storage, name, ContentFile(data))
+        size = arvm.write_marker_files(storage, name, data)
     # Conditional on the key we started from: a concurrent rebuild that finished first wins.
     updated = ProjectMarker.objects.filter(pk=marker.pk, source_key=marker.source_key).update(
         output=name,
         output_bytes=size,
+        compact_version=arvm.current_version() if name else 0,
         targets=[str(j.portrait.unique_id) for j in jobs],
         source_key=key,
         updated_at=timezone.now(),
     )
     if not updated:
         if name:
-            _delete_quietly(storage, [name])
+            _delete_quietly(storage, [name, arvm.compact_name(name)])
         return ProjectMarker.objects.get(pk=marker.pk)
     company.add_storage(size)
     if marker.output:
         company.release_storage(marker.output_bytes)
-        _delete_quietly(storage, [marker.output.name])
+        _delete_quietly(storage, marker.output_names())
     marker.refresh_from_db()
     return marker
