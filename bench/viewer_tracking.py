@@ -239,7 +239,12 @@ def summarise(clip, samples, found_at, scanning_at, measured, engine, failed, cp
 
 
 def code_size() -> dict:
-    files = [*sorted((ROOT / "static/viewer/arv").glob("*.js")), ROOT / "static/viewer/arv.js", ROOT / "static/viewer/viewer.js", ROOT / "static/viewer/contract.js"]
+    files = [
+        *sorted((ROOT / "static/viewer/arv").glob("*.js")),
+        ROOT / "static/viewer/arv.js",
+        ROOT / "static/viewer/viewer.js",
+        ROOT / "static/viewer/contract.js",
+    ]
     return {
         "files": len(files),
         "raw": sum(f.stat().st_size for f in files),
