@@ -27,8 +27,9 @@ clip at least). Per engine and clip:
   positive.
 
 ``--sweep`` instead measures the arv engine's One Euro filter: for each (minCutoff, beta) of a grid,
-set on the running engine (``window.__arvEngine.setFilter``), jitter on the still ``steady`` clip and
-the corner error on the hand-held ``drift`` clip (where the filter's lag shows).
+set on the running engine (``window.__arvEngine.setFilter``), jitter on a still clip (``small``: the
+print 40 % of the frame's width, where the corners tremble most) and the corner error on the
+hand-held ``drift`` clip (where the filter's lag shows); ``--sweep-clips`` picks others.
 
     .venv/bin/python bench/viewer_tracking.py --browsers chromium --rounds 2 --other
     .venv/bin/python bench/viewer_tracking.py --browsers firefox,webkit --clips frontal,tilted-50,drift --other
@@ -360,7 +361,7 @@ def run_sweep(args, base: str, pages: dict, work: Path) -> None:
     dwell = args.sweep_dwell
     table: dict[tuple, dict] = {}
     for round_no in range(args.rounds):
-        for name in ("steady", "drift"):
+        for name in args.sweep_clips.split(","):
             clip = render_clip(PHOTO, CATALOGUE[name], work / f"clip-{PHOTO.stem}-{name}")
             profile = work / f"sweep-{name}-{round_no}"
             with (
@@ -368,7 +369,7 @@ def run_sweep(args, base: str, pages: dict, work: Path) -> None:
                 launch(args.browsers.split(",")[0], profile) as browser,
             ):
                 browser.goto(proxy.url + pages["arv"])
-                browser.wait_for("window.__arvFoundAt !== undefined && window.__arvEngine", timeout=180)
+                browser.wait_for("window.__arvFoundAt !== undefined && !!window.__arvEngine", timeout=180)
                 for setting in [None, *grid]:
                     filter_js = (
                         "false" if setting is None else json.dumps({"minCutoff": setting[0], "beta": setting[1]})
@@ -385,18 +386,18 @@ def run_sweep(args, base: str, pages: dict, work: Path) -> None:
                             errors.append(min(corner_error(c, truth) for truth in truths))
                             corners.append(c)
                     entry = table.setdefault(setting, {"jitter": [], "drift_error": [], "drift_p95": []})
-                    if name == "steady":
+                    if clip.spec.still:
                         entry["jitter"].append(rms_std(corners))
                     elif errors:
                         entry["drift_error"].append(statistics.median(errors))
                         entry["drift_p95"].append(sorted(errors)[int(0.95 * (len(errors) - 1))])
                     print(
                         f"round {round_no + 1} {name} filter={setting}: n={len(errors)} "
-                        f"median={med(errors)} jitter={rms_std(corners) if name == 'steady' else '-'}",
+                        f"median={med(errors)} jitter={rms_std(corners) if clip.spec.still else '-'}",
                         flush=True,
                     )
     print()
-    print("| minCutoff (Hz) | beta | jitter on steady (px) | drift corner error median / p95 (px) |")
+    print("| minCutoff (Hz) | beta | jitter on the still clip (px) | moving clip corner error median / p95 (px) |")
     print("|---|---|---|---|")
     for setting, entry in table.items():
         label = ("off", "—") if setting is None else setting
@@ -415,6 +416,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured after scanning")
     parser.add_argument("--sweep", action="store_true", help="the arv engine's One Euro filter grid instead")
     parser.add_argument("--sweep-dwell", type=float, default=4.0)
+    parser.add_argument(
+        "--sweep-clips", default="small,drift", help="still clips give the jitter, moving ones the error (lag)"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="arv-tracking-")))
