@@ -36,7 +36,7 @@ from arv.testing.drivers import camera_proxy, launch  # noqa: E402
 from arv.testing.processes import stop  # noqa: E402
 from bench.fault_harness import bench_env  # noqa: E402
 from bench.viewer_bytes import WATCH_SCANNING, serve  # noqa: E402
-from bench.viewer_tracking import PHOTO, add_arv_photo  # noqa: E402
+from bench.viewer_tracking import PHOTO, add_arv_photo, process_tree  # noqa: E402
 
 COUNT_FOUND = """(() => {
   window.__arvFoundCount = 0;
@@ -48,29 +48,10 @@ COUNT_FOUND = """(() => {
 
 
 def tree_pss_kb(marker: str) -> int | None:
-    """Proportional resident memory (kB) of the processes naming *marker* and their descendants."""
-    parents, roots = {}, set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if marker in cmd:
-            roots.add(pid)
-    if not roots:
+    """Proportional resident memory (kB) of the browser's process tree."""
+    members = process_tree(marker)
+    if not members:
         return None
-    members, changed = set(roots), True
-    while changed:
-        changed = False
-        for pid, parent in parents.items():
-            if parent in members and pid not in members:
-                members.add(pid)
-                changed = True
     total = 0
     for pid in members:
         try:

@@ -126,11 +126,10 @@ print(portrait.get_public_url())
     return out.stdout.strip().splitlines()[-1]
 
 
-def tree_cpu_seconds(marker: str) -> float | None:
-    """CPU time (user + system) of every process whose command line names *marker* (the browser's
-    profile folder) and of all their descendants."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents, cpu, roots = {}, {}, set()
+def process_tree(marker: str) -> set[int]:
+    """Every process whose command line names *marker* (the browser's profile folder), and all
+    their descendants."""
+    parents, roots = {}, set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -139,23 +138,33 @@ def tree_cpu_seconds(marker: str) -> float | None:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
         pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        parents[pid] = int(stat[stat.rindex(")") + 2 :].split()[1])
         if marker in cmd:
             roots.add(pid)
-    if not roots:
-        return None
-    members = set(roots)
-    changed = True
+    members, changed = set(roots), bool(roots)
     while changed:
         changed = False
         for pid, parent in parents.items():
             if parent in members and pid not in members:
                 members.add(pid)
                 changed = True
-    return sum(cpu[pid] for pid in members)
+    return members
+
+
+def tree_cpu_seconds(marker: str) -> float | None:
+    """CPU time (user + system) of the browser's process tree (see process_tree)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0.0, False
+    for pid in process_tree(marker):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        found = True
+    return total if found else None
 
 
 def truth_near(clip, frame: int, loops: int):
