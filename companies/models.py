@@ -186,6 +186,9 @@ def company_logo_path(instance, filename: str) -> str:
 class ViewerEngine(models.TextChoices):
     MINDAR = "mindar", _("MindAR (recommended)")
     NFT = "nft", _("AR.js NFT")
+    # Our own tracker (static/viewer/arv/): no WebGL, a fraction of MindAR's bytes; falls back to
+    # MindAR where it cannot start. Not the default until it matches MindAR on every benchmark line.
+    ARV = "arv", _("ARV tracker (light, falls back to MindAR)")
 
 
 class Company(StoredFiles, models.Model):

@@ -1084,7 +1084,7 @@ def clean_staging(*, batch_id: int, keep_outputs: bool = False) -> None:
 
 
 def sweep_batches(*, now=None) -> dict[str, int]:
-    """The periodic safety net of batches; each row on its own (``arv.periodic``): one batch
+    """The periodic safety net of batches; each row on its own (``lib.periodic``): one batch
     whose data no code path expects is logged with its id and the others go on."""
     now = now or timezone.now()
     counts = dict.fromkeys(

@@ -74,7 +74,10 @@ class PortraitEditForm(PortraitMetaForm):
         label=_("AR engine"),
         required=False,
         choices=[("", _("The company's setting")), *ViewerEngine.choices],
-        help_text=_("MindAR works on most phones; AR.js NFT is an alternative for photos MindAR finds hard."),
+        help_text=_(
+            "MindAR works on most phones; the ARV tracker is lighter and faster to start, and falls back to "
+            "MindAR where it cannot run; AR.js NFT is an alternative for photos MindAR finds hard."
+        ),
     )
 
 

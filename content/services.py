@@ -330,8 +330,8 @@ def delete_project_content(*, project: Project) -> None:
         delete_portrait(portrait=portrait)
     marker = getattr(project, "combined_marker", None)
     if marker is not None and marker.output:
-        company, name, size = project.company, marker.output.name, marker.output_bytes
-        transaction.on_commit(lambda: _after_delete(company, [name], size))
+        company, names, size = project.company, marker.stored_names(), marker.output_bytes
+        transaction.on_commit(lambda: _after_delete(company, names, size))
 
 
 def record_event(

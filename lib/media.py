@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 # Marker files: binary but compressible (about half their size for .mind and .fset3). They are
 # compressed when served (no Range asked), and the compressed bytes cached: names are never reused.
-COMPRESSIBLE = {"mind", "fset", "fset3", "iset"}
+COMPRESSIBLE = {"mind", "arvm", "fset", "fset3", "iset"}
 COMPRESS_MAX_BYTES = 32 * 1024 * 1024
 COMPRESSED_CACHE_SECONDS = 7 * 24 * 3600
 # Fast settings: ~40 ms for a 0.5 MB .mind on first request, within a few % of the best ratio.

@@ -41,6 +41,7 @@ SAFE_TYPES = {
     "mov": "video/quicktime",
     "webm": "video/webm",
     "mind": "application/octet-stream",
+    "arvm": "application/octet-stream",
     "iset": "application/octet-stream",
     "fset": "application/octet-stream",
     "fset3": "application/octet-stream",

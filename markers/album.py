@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from companies.storage import replace_output, storage_for_company
 from content.models import Portrait
-from lib.storage import delete_quietly, read, write_new
-from markers import mindar
+from lib.storage import delete_quietly, read
+from markers import arvm, mindar
 from markers.models import Job, ProjectMarker
 
 
@@ -41,23 +40,24 @@ def rebuild_project_marker(*, project) -> ProjectMarker:
     if jobs:
         data = mindar.merge_mind([read(storage, job.output.name) for job in jobs])
         name = f"{company.path_prefix}/{project.slug}/album-{uuid.uuid4().hex[:12]}.mind"
-        size = write_new(storage, name, ContentFile(data))
+        size = arvm.write_marker_files(storage, name, data)
     # Conditional on the key we started from: a concurrent rebuild that finished first wins.
     updated = ProjectMarker.objects.filter(pk=marker.pk, source_key=marker.source_key).update(
         output=name,
         output_bytes=size,
+        compact_version=arvm.current_version() if name else 0,
         targets=[str(j.portrait.unique_id) for j in jobs],
         source_key=key,
         updated_at=timezone.now(),
     )
     if not updated:
         if name:
-            delete_quietly(storage, [name])
+            delete_quietly(storage, [name, arvm.compact_name(name)])
         return ProjectMarker.objects.get(pk=marker.pk)
     replace_output(
         company=company,
         added_bytes=size,
-        old_names=[marker.output.name] if marker.output else [],
+        old_names=marker.stored_names(),
         old_bytes=marker.output_bytes,
     )
     marker.refresh_from_db()

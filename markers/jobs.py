@@ -187,6 +187,7 @@ def _succeed(job: Job, token, outcome: Outcome, *, duration_ms: int) -> str:
         compiler_version=outcome.compiler_version,
         report=outcome.report,
         reused_from=outcome.reused_from,
+        compact_version=outcome.compact_version if outcome.output_name else job.compact_version,
         duration_ms=duration_ms,
         error="",
         error_detail="",

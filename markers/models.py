@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from companies.storage import StoredFiles, TenantFileField
 from content.models import Portrait, Video
+from markers.arvm import compact_name
 
 
 class JobQuerySet(models.QuerySet):
@@ -40,7 +41,7 @@ class JobQuerySet(models.QuerySet):
 
 class Job(StoredFiles, models.Model):
     FILE_FIELDS = ("output",)
-    NAME_FIELDS = ("kind",)
+    NAME_FIELDS = ("kind", "compact_version")
     COMPANY_ID = "portrait__company_id"
     BYTES_FIELD = "output_bytes"
 
@@ -65,6 +66,10 @@ class Job(StoredFiles, models.Model):
     # The marker file (for NFT: the .iset; .fset and .fset3 sit next to it with the same stem).
     output = TenantFileField(_("output"), max_length=500, blank=True)
     output_bytes = models.BigIntegerField(default=0)
+    # MindAR only: the format version of the compact marker (.arvm) stored next to the .mind, with
+    # the same stem; 0 while it has none (made before the arv engine, until backfilled). Its bytes
+    # are part of output_bytes, like the .fset and .fset3 of an NFT marker.
+    compact_version = models.PositiveSmallIntegerField(default=0)
     # Reuse key: the same input under the same compiler version gives the same marker.
     input_sha256 = models.CharField(max_length=64, blank=True)
     compiler_version = models.CharField(max_length=100, blank=True)
@@ -126,6 +131,8 @@ class Job(StoredFiles, models.Model):
         if self.kind == self.Kind.NFT:
             stem = self.output.name.rsplit(".", 1)[0]
             return [f"{stem}.iset", f"{stem}.fset", f"{stem}.fset3"]
+        if self.kind == self.Kind.MINDAR and self.compact_version:
+            return [self.output.name, compact_name(self.output.name)]
         return [self.output.name]
 
 
@@ -133,6 +140,7 @@ class ProjectMarker(StoredFiles, models.Model):
     FILE_FIELDS = ("output",)
     COMPANY_ID = "project__company_id"
     BYTES_FIELD = "output_bytes"
+    NAME_FIELDS = ("compact_version",)
 
     """One .mind with every live photo of a project as a target, for the album viewer.
 
@@ -143,6 +151,8 @@ class ProjectMarker(StoredFiles, models.Model):
     project = models.OneToOneField("companies.Project", on_delete=models.CASCADE, related_name="combined_marker")
     output = TenantFileField(_("output"), max_length=500, blank=True)
     output_bytes = models.BigIntegerField(default=0)
+    # As Job.compact_version: the album's .arvm next to its .mind, counted in output_bytes.
+    compact_version = models.PositiveSmallIntegerField(default=0)
     # Portrait UUIDs in target order: target i of the .mind file is targets[i].
     targets = models.JSONField(default=list)
     source_key = models.CharField(max_length=64, blank=True)
@@ -158,3 +168,11 @@ class ProjectMarker(StoredFiles, models.Model):
     @property
     def company(self):
         return self.project.company
+
+    def stored_names(self) -> list[str]:
+        """Every stored file of the album marker: the .mind and, once made, its .arvm."""
+        if not self.output:
+            return []
+        if self.compact_version:
+            return [self.output.name, compact_name(self.output.name)]
+        return [self.output.name]

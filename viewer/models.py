@@ -35,6 +35,7 @@ class ViewSession(models.Model):
     class Engine(models.TextChoices):
         MINDAR = "mindar", "MindAR"
         NFT = "nft", "AR.js NFT"
+        ARV = "arv", "ARV"
         FALLBACK = "fallback", _("Video only")
 
     # Made by the browser for this page load; the beacon's later posts update the same row.

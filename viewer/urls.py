@@ -37,6 +37,13 @@ urlpatterns = [
     path("v/<uuid:uuid>/beacon", beacon.beacon, name="beacon"),
     path("v/<uuid:uuid>/nft/<markername:name>.<nftext:ext>", views.nft_file, name="nft_file"),
     path("v/<uuid:uuid>/marker/<markername:name>.mind", views.marker, name="marker"),
+    path("v/<uuid:uuid>/marker/<markername:name>.arvm", views.marker, {"compact": True}, name="compact_marker"),
     path("p/<uuid:uuid>/", views.album, name="album"),
     path("p/<uuid:uuid>/marker/<markername:name>.mind", views.album_marker, name="album_marker"),
+    path(
+        "p/<uuid:uuid>/marker/<markername:name>.arvm",
+        views.album_marker,
+        {"compact": True},
+        name="album_compact_marker",
+    ),
 ]

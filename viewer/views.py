@@ -5,8 +5,9 @@ project, storage connection, rotation and ready markers, in one query), its play
 the views counter (batched per process, see viewer/counter.py). A client's reloads of one photo
 count as one view per VIEW_COUNT_WINDOW_SECONDS (the counter settles that in the shared cache).
 Rendered pages are reused for a few seconds by each process (viewer/pagecache.py). The page runs
-the photo's AR engine: MindAR, or AR.js NFT (``Portrait.engine``), whose three marker files come
-from ``/v/<uuid>/nft/...``.
+the photo's AR engine (``Portrait.engine``): MindAR; AR.js NFT, whose three marker files come
+from ``/v/<uuid>/nft/...``; or our own tracker ``arv`` (static/viewer/arv/), which reads the compact
+marker (``.arvm``) stored next to the ``.mind`` and falls back to MindAR where it cannot start.
 
 ``/p/<uuid>/`` is a project's album: one combined marker, every photo a target.
 """
@@ -38,6 +39,8 @@ from content.schedules import choose_video
 from lib.addresses import client_key
 from lib.csp import add_csp, script_hash
 from lib.media import serve_file
+from markers.arvm import compact_name
+from markers.arvm import current_version as current_compact_version
 from markers.models import Job
 from viewer import counter, pagecache
 from viewer.clients import is_bot
@@ -58,6 +61,7 @@ def _load(uuid) -> Portrait:
         Portrait.objects.select_related("company__storage_connection", "project", "rotation")
         .annotate(
             mindar_output=_ready_marker(Job.Kind.MINDAR),
+            mindar_compact=_ready_marker(Job.Kind.MINDAR, "compact_version"),
             nft_output=_ready_marker(Job.Kind.NFT),
             nft_report=_ready_marker(Job.Kind.NFT, "report"),
         )
@@ -161,9 +165,10 @@ def _render_page(request, uuid) -> tuple[HttpResponse, int | None]:
     if engine == ViewerEngine.NFT:
         config["nft"] = _nft_config(portrait)
     else:
-        config["markerUrl"] = reverse(
-            "viewer:marker", kwargs={"uuid": portrait.unique_id, "name": _stem_name(portrait.mindar_output)}
-        )
+        kwargs = {"uuid": portrait.unique_id, "name": _stem_name(portrait.mindar_output)}
+        config["markerUrl"] = reverse("viewer:marker", kwargs=kwargs)
+        if engine == ViewerEngine.ARV:
+            config.update(_arv_config(reverse("viewer:compact_marker", kwargs=kwargs)))
     title = portrait.title or _("Living photo")
     return _ar_page(request, company=portrait.company, config=config, title=title), portrait.pk
 
@@ -180,6 +185,9 @@ VIEWER_PERMISSIONS = (
 ENGINE_CHAINS = {
     ViewerEngine.MINDAR: (ViewerEngine.MINDAR,),
     ViewerEngine.NFT: (ViewerEngine.NFT,),
+    # Where our tracker cannot start (no module workers, camera API quirks, a broken marker),
+    # MindAR takes over with the .mind; its runtime is only downloaded then.
+    ViewerEngine.ARV: (ViewerEngine.ARV, ViewerEngine.MINDAR),
 }
 # Per engine: its module and the runtime modules it imports, as the importmap names them.
 ENGINE_MODULES = {
@@ -189,7 +197,18 @@ ENGINE_MODULES = {
         "three/addons/renderers/CSS3DRenderer.js": "vendor/three/addons/renderers/CSS3DRenderer.js",
     },
     ViewerEngine.NFT: {"arv-engine-nft": "viewer/nft.js", "arjs-threex": "vendor/ar-js/ar-threex.mjs"},
+    # The tracker's page modules; its worker imports the rest itself (a worker has no importmap).
+    ViewerEngine.ARV: {
+        "arv-engine-arv": "viewer/arv.js",
+        "arv-tracker": "viewer/arv/engine.js",
+    },
 }
+# Modules of an engine that are fetched by a relative import of one above (preloaded with them).
+ENGINE_RELATIVE_MODULES = {
+    ViewerEngine.ARV: ("viewer/arv/camera.js", "viewer/arv/grey.js", "viewer/arv/overlay.js"),
+}
+# three.js is imported by the engines that render with it, not by the viewer itself.
+THREE_ENGINES = (ViewerEngine.MINDAR, ViewerEngine.NFT)
 SHARED_MODULES = {
     "three": "vendor/three/build/three.module.min.js",
     "arv-viewer": "viewer/viewer.js",
@@ -226,7 +245,9 @@ def module_preloads(engine: str) -> tuple[str, ...]:
     """Every module the first engine of the chain will import, fetched in parallel from the
     page's <head> instead of one after another as the imports are discovered."""
     first = ENGINE_CHAINS[engine][0]
-    paths = ["viewer/contract.js", *ENGINE_MODULES[first].values(), SHARED_MODULES["three"]]
+    paths = ["viewer/contract.js", *ENGINE_MODULES[first].values(), *ENGINE_RELATIVE_MODULES.get(first, ())]
+    if first in THREE_ENGINES:
+        paths.append(SHARED_MODULES["three"])
     for path in list(paths):
         paths += _relative_imports(path)
     return tuple(static(path) for path in dict.fromkeys(paths))
@@ -257,7 +278,10 @@ def _ar_page(request, *, company, config: dict, title: str) -> HttpResponse:
 
 
 def _marker_urls(config: dict) -> list[str]:
-    """The marker files the page's engine will fetch, preloaded from its <head>."""
+    """The marker files the first engine of the chain will fetch, preloaded from its <head> (not
+    the fallback's: the .mind is 4–5× the compact marker, and most visits never need it)."""
+    if config.get("compactMarkerUrl"):
+        return [config["compactMarkerUrl"]]
     if config.get("markerUrl"):
         return [config["markerUrl"]]
     if config.get("nft"):
@@ -266,12 +290,25 @@ def _marker_urls(config: dict) -> list[str]:
 
 
 def _engine(portrait: Portrait) -> str:
-    """The engine the page runs: the photo's own (AR.js NFT when its marker is ready), else MindAR,
-    which every photo gets, so a photo whose NFT marker is still being made or failed still plays.
+    """The engine the page runs: the photo's own (AR.js NFT when its marker is ready; arv when the
+    MindAR marker has its compact marker in the format this viewer reads), else MindAR, which
+    every photo gets, so a photo whose other marker is still being made or failed still plays.
     '' when no marker is ready."""
     if portrait.engine == ViewerEngine.NFT and portrait.nft_output and _nft_size_mm(portrait.nft_report):
         return ViewerEngine.NFT
-    return ViewerEngine.MINDAR if portrait.mindar_output else ""
+    if not portrait.mindar_output:
+        return ""
+    if portrait.engine == ViewerEngine.ARV and portrait.mindar_compact == current_compact_version():
+        return ViewerEngine.ARV
+    return ViewerEngine.MINDAR
+
+
+def _arv_config(compact_marker_url: str) -> dict:
+    return {
+        "compactMarkerUrl": compact_marker_url,
+        # Content-hashed like the page's modules, so a new release never runs an old worker.
+        "arvWorkerUrl": static("viewer/arv/worker.js"),
+    }
 
 
 def _nft_size_mm(report) -> tuple[float, float] | None:
@@ -331,23 +368,28 @@ def nft_file(request, uuid, name: str, ext: str):
 
 
 @require_safe
-def marker(request, uuid, name: str):
+def marker(request, uuid, name: str, compact: bool = False):
     """The photo's ready MindAR marker, from the company's storage, whatever its kind (local disk,
     S3, Yandex Disk): one stable URL per marker, so browsers keep it forever (a presigned S3 link
     changes on every page), sent compressed. Nothing is served for a photo the public page would
-    not play."""
+    not play. *compact*: the .arvm next to it (the arv engine's), once it is made."""
     portrait = _load(uuid)
     _check_host(request, portrait.company_id)
     if not portrait.mindar_output or portrait.unavailable_reason(timezone.now()):
         raise Http404
     if _stem_name(portrait.mindar_output) != name:
         raise Http404
-    return serve_file(request, storage_for_company(portrait.company), portrait.mindar_output)
+    stored = portrait.mindar_output
+    if compact:
+        if portrait.mindar_compact != current_compact_version():
+            raise Http404
+        stored = compact_name(stored)
+    return serve_file(request, storage_for_company(portrait.company), stored)
 
 
 @require_safe
-def album_marker(request, uuid, name: str):
-    """The album's combined MindAR marker, like :func:`marker`."""
+def album_marker(request, uuid, name: str, compact: bool = False):
+    """The album's combined MindAR marker (or its .arvm), like :func:`marker`."""
     project = (
         Project.objects.select_related("company__storage_connection", "combined_marker").filter(public_id=uuid).first()
     )
@@ -359,7 +401,12 @@ def album_marker(request, uuid, name: str):
     combined = getattr(project, "combined_marker", None)
     if combined is None or not combined.output or _stem_name(combined.output.name) != name:
         raise Http404
-    return serve_file(request, storage_for_company(project.company), combined.output.name)
+    stored = combined.output.name
+    if compact:
+        if combined.compact_version != current_compact_version():
+            raise Http404
+        stored = compact_name(stored)
+    return serve_file(request, storage_for_company(project.company), stored)
 
 
 @never_cache
@@ -396,14 +443,20 @@ def album(request, uuid):
             targets.append({**_target(storage, portrait, video), "index": index})
     if not targets:
         return _still_page(request, company=project.company, reason="preparing", title=project.name)
+    # The combined marker is MindAR's; the company's choice of arv applies once its .arvm exists
+    # (photos' own choices cannot: one album, one engine). AR.js NFT has no album marker.
+    engine = ViewerEngine.MINDAR
+    if project.company.viewer_engine == ViewerEngine.ARV and marker.compact_version == current_compact_version():
+        engine = ViewerEngine.ARV
+    kwargs = {"uuid": project.public_id, "name": _stem_name(marker.output.name)}
     config = {
-        "engine": ViewerEngine.MINDAR,  # the combined marker is MindAR's
-        "engines": ENGINE_CHAINS[ViewerEngine.MINDAR],
-        "markerUrl": reverse(
-            "viewer:album_marker", kwargs={"uuid": project.public_id, "name": _stem_name(marker.output.name)}
-        ),
+        "engine": engine,
+        "engines": ENGINE_CHAINS[engine],
+        "markerUrl": reverse("viewer:album_marker", kwargs=kwargs),
         "previewUrl": "",
         "targets": targets,
         "notFoundAfterMs": NOT_FOUND_AFTER_MS,
     }
+    if engine == ViewerEngine.ARV:
+        config.update(_arv_config(reverse("viewer:album_compact_marker", kwargs=kwargs)))
     return _ar_page(request, company=project.company, config=config, title=project.name)

@@ -230,3 +230,23 @@ def test_regenerate_requeues_the_marker(client, tenants, make_portrait):
     job.refresh_from_db()
     assert (job.status, job.attempts, job.error) == ("pending", 0, "")
     assert Portrait.objects.get(pk=portrait.pk).status == "processing"
+
+
+@pytest.mark.django_db
+def test_a_photo_can_be_switched_to_the_arv_engine_and_nothing_else(client, tenants, make_portrait):
+    portrait = make_portrait(tenants.project_a)
+    client.force_login(tenants.editor)
+    url = reverse("portal:portrait_edit", args=[portrait.unique_id])
+    response = client.post(url, {"title": "T", "viewer_engine": "three.js; DROP TABLE"})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    portrait.refresh_from_db()
+    assert portrait.viewer_engine == ""
+    assert client.post(url, {"title": "T", "viewer_engine": "arv"}).status_code == 302
+    portrait.refresh_from_db()
+    assert portrait.viewer_engine == "arv" and portrait.engine == "arv"
+    # Another company cannot switch it back, nor can a viewer of this one.
+    for user in (tenants.outsider, tenants.viewer):
+        client.force_login(user)
+        assert client.post(url, {"title": "T", "viewer_engine": "mindar"}).status_code in (403, 404)
+    portrait.refresh_from_db()
+    assert portrait.viewer_engine == "arv"

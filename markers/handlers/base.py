@@ -27,6 +27,7 @@ class Outcome:
     compiler_version: str = ""
     report: dict = field(default_factory=dict)
     reused_from: Job | None = None
+    compact_version: int = 0  # MindAR: the .arvm written next to output_name (markers/arvm.py)
 
 
 def read_input(storage, name: str) -> bytes:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.files.base import ContentFile
-
 from companies.storage import storage_for_company
-from lib.storage import write_new
-from markers import mindar
+from markers import arvm, mindar
 from markers.handlers.base import Outcome, PermanentJobError, output_name, read_input, reusable
 from markers.models import Job
 
@@ -16,14 +13,16 @@ def compile_mindar(job: Job) -> Outcome:
     storage = storage_for_company(portrait.company)
     sha256 = portrait.image_sha256
     version = mindar.COMPILER_VERSION
+    compact = arvm.current_version()
     source = reusable(job, sha256, version)
-    if source is job:
-        return Outcome(input_sha256=sha256, compiler_version=version, report=job.report)
-    if source is not None:
+    if source is job and job.compact_version == compact:
+        return Outcome(input_sha256=sha256, compiler_version=version, report=job.report, compact_version=compact)
+    if source is not None:  # (our own .mind without its current .arvm: rewritten as a pair)
         data = read_input(storage, source.output.name)
         name = output_name(job, "mind")
-        size = write_new(storage, name, ContentFile(data))
-        return Outcome(name, size, sha256, version, source.report, reused_from=source)
+        size = arvm.write_marker_files(storage, name, data)
+        reused = None if source is job else source
+        return Outcome(name, size, sha256, version, source.report, reused_from=reused, compact_version=compact)
     image = read_input(storage, portrait.image.name)
     try:
         rgb = mindar.decode_image(image)
@@ -31,5 +30,5 @@ def compile_mindar(job: Job) -> Outcome:
         raise PermanentJobError(str(exc)) from exc
     result = mindar.compile_mind([mindar.to_grey(rgb)])
     name = output_name(job, "mind")
-    size = write_new(storage, name, ContentFile(result.data))
-    return Outcome(name, size, sha256, version, result.reports[0].as_dict())
+    size = arvm.write_marker_files(storage, name, result.data)
+    return Outcome(name, size, sha256, version, result.reports[0].as_dict(), compact_version=compact)

@@ -57,7 +57,10 @@ def test_upload_to_ready_in_process(tenants):
     assert portrait.status == "needs_video"  # markers and preview ready, nothing to play yet
     job = Job.objects.get(portrait=portrait, kind="mindar")
     assert job.status == "ready" and job.compiler_version and job.input_sha256 == portrait.image_sha256
-    assert job.output_bytes == job.output.size and job.duration_ms > 0
+    storage = storage_for_company(portrait.company)
+    # The .mind and, next to it, the compact marker of the arv engine: both counted.
+    assert [n.rsplit(".", 1)[-1] for n in job.stored_names()] == ["mind", "arvm"] and job.compact_version == 1
+    assert job.output_bytes == sum(storage.size(n) for n in job.stored_names()) and job.duration_ms > 0
     nft = Job.objects.get(portrait=portrait, kind="nft")
     tenants.a.refresh_from_db()
     files = portrait.image_bytes + job.output_bytes + nft.output_bytes + portrait.preview.size

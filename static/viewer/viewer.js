@@ -303,12 +303,29 @@ export const ENGINES = {
   // (reported on iOS 27), the same runtime still works on WebGL 1. MindAR 1.2.5 cannot run on
   // TensorFlow.js's CPU backend: its input loader and tracker compile WebGL programs directly.
   mindar: { module: "arv-engine-mindar", supported: hasWebGL, variants: ["webgl2", "webgl1"] },
+  // Our own tracker: no WebGL, a module worker on grey frames (docs/arv-engine.md).
+  arv: { module: "arv-engine-arv", supported: hasModuleWorkers, variants: [""] },
   nft: {
     module: "arv-engine-nft",
     supported: () => hasWebGL() && typeof WebAssembly === "object" && typeof Worker === "function",
     variants: [""],
   },
 };
+
+// Module workers (Chrome 80, Safari 15, Firefox 114): a worker that imports one fails to load on
+// older browsers, which then get MindAR straight away.
+function hasModuleWorkers() {
+  if (typeof Worker !== "function" || !navigator.mediaDevices) return false;
+  let supported = false;
+  // Browsers that know module workers read the option's "type"; the others ignore it. An empty
+  // blob: script (allowed by the page's worker-src) is started and stopped at once.
+  const url = URL.createObjectURL(new Blob([""], { type: "text/javascript" }));
+  try {
+    new Worker(url, { get type() { supported = true; return "module"; } }).terminate();
+  } catch (e) { /* still told whether the option was read */ }
+  URL.revokeObjectURL(url);
+  return supported;
+}
 
 // A runtime that neither starts nor fails within this long is given up on (software WebGL on a
 // slow phone takes 5–10 s).

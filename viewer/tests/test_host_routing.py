@@ -43,7 +43,15 @@ def world(tenants, ready_portrait, make_portrait, serve_domains):
     expired = make_portrait(tenants.project_a, title="Old", expires_at=timezone.now() - timedelta(days=1))
     storage = storage_for_company(tenants.a)
     marker = storage.save(f"{tenants.a.path_prefix}/weddings/album.mind", ContentFile(b"\x82\xa1v\x02" + b"\0" * 64))
-    ProjectMarker.objects.create(project=tenants.project_a, output=marker, targets=[str(ready_portrait.unique_id)])
+    ProjectMarker.objects.create(
+        project=tenants.project_a, output=marker, targets=[str(ready_portrait.unique_id)], compact_version=1
+    )
+    # Both markers with their compact marker (the arv engine's), served by their own routes.
+    job = ready_portrait.jobs.get()
+    for name in (marker, job.output.name):
+        storage.save(name.rsplit(".", 1)[0] + ".arvm", ContentFile(b"ARVM" + b"\0" * 64))
+    job.compact_version = 1
+    job.save(update_fields=["compact_version"])
     beta_photo = make_portrait(tenants.project_b, title="Beta photo", with_video=True)
     return SimpleNamespace(photo=ready_portrait, expired=expired, beta_photo=beta_photo, tenants=tenants)
 
@@ -85,6 +93,19 @@ PAGES = {
         200,
     ),
 }
+PAGES["compact marker route"] = lambda w: (
+    "get",
+    reverse("viewer:compact_marker", args=[w.photo.unique_id, _stem(w.photo.jobs.get().output)]),
+    200,
+)
+PAGES["album compact marker route"] = lambda w: (
+    "get",
+    reverse(
+        "viewer:album_compact_marker",
+        args=[w.tenants.project_a.public_id, _stem(w.tenants.project_a.combined_marker.output)],
+    ),
+    200,
+)
 HOSTS = {
     MAIN: "ok",  # every company's pages: existing printed QR codes keep working
     OWN: "ok",

@@ -6,13 +6,14 @@
 //   beta            how fast the cutoff rises with speed (per pixel/second): higher = less lag
 //   dCutoff (Hz)    cutoff of the speed estimate itself
 //
-// The defaults are the offline benchmark's pick (bench/arv_tracker_offline.mjs, docs/benchmarks.md):
-// the least jitter on a still print whose lag keeps a hand-held sequence's corner error within
-// +0.5 px (median) of the unfiltered corners. Still, the cutoff is 0.1 Hz (strong smoothing);
-// moving at v px/s it is 0.1 + v Hz, so motion passes through. Measured on synthetic frames:
-// phase B re-measures them on camera clips in the browsers.
-
-export const FILTER_DEFAULTS = { minCutoff: 0.1, beta: 1, dCutoff: 1 };
+// The defaults come from the viewer benchmark's sweep on fake-camera clips in Chromium
+// (bench/viewer_tracking.py --sweep, docs/benchmarks.md "One Euro parameters"): the least jitter
+// on a still small print (0.100 px, unfiltered 0.176) among the settings whose lag keeps the
+// hand-held drift clip's corner error within 0.5 px of the unfiltered one (0.82 / 1.27 px median
+// / p95, unfiltered 0.53 / 0.95). minCutoff 1 Hz with beta 0 came out as low (0.092 px, 0.81 /
+// 1.24 px) — within the run's noise — but without any speed adaptation it lags on a pan faster
+// than the drift clip; beta 0.3 keeps it. dCutoff was not swept.
+export const FILTER_DEFAULTS = { minCutoff: 0.01, beta: 0.3, dCutoff: 1 };
 
 function alpha(cutoff, dt) {
   const tau = 1 / (2 * Math.PI * cutoff);
