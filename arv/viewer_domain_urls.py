@@ -6,9 +6,13 @@ import re
 from django.conf import settings
 from django.urls import include, path, re_path
 
+from arv import views
 from viewer import domain_views
 
 urlpatterns = [
+    # Linked by the pages of a studio without a brand (they are the platform's design); a branded
+    # page links its logo, or an empty icon, instead (templates/viewer/_icon.html).
+    path("favicon.ico", views.favicon, name="favicon"),
     path("media/<int:connection_id>/<path:path>", domain_views.media, name="media"),
     path(".well-known/arv-verification.txt", domain_views.verification_file, name="domain_verification"),
     path("", include("viewer.urls")),
