@@ -11,6 +11,9 @@ from viewer import domain_views
 
 urlpatterns = [
     path("media/<int:connection_id>/<path:path>", domain_views.media, name="media"),
+    # Linked by the pages of a studio without a brand (they are the platform's design); a branded
+    # page links its logo, or an empty icon (templates/viewer/_icon.html), and a browser that asks
+    # anyway gets the logo or nothing, never the platform's icon.
     path("favicon.ico", domain_views.favicon, {"platform_favicon": views.favicon}, name="favicon"),
     path(".well-known/arv-verification.txt", domain_views.verification_file, name="domain_verification"),
     path("", include("viewer.urls")),

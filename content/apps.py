@@ -1,11 +1,14 @@
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, register
+from django.utils.translation import gettext_lazy as _
 
 
 class ContentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "content"
+    # The back office's heading for the app's models, in the visitor's language.
+    verbose_name = _("Photos and videos")
 
     def ready(self):
         register(ffmpeg_timeout_check)

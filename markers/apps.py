@@ -1,6 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MarkersConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'markers'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "markers"
+    # The back office's heading for the app's models, in the visitor's language.
+    verbose_name = _("Markers")

@@ -749,10 +749,13 @@ def percentiles(queryset, field: str, fractions: tuple[float, ...], *, partition
     )
     near = Q()
     for i, fraction in enumerate(fractions):
-        # Distance of this row's 0-based position from the wanted one: keep the rows within 1.
+        # Distance of this row's 0-based position from the wanted one. The two rows interpolated
+        # are floor(position) and the next, which is a whole 1 away when the position is whole
+        # (the median of an odd count): keep the rows within 2, so float rounding in the
+        # database can never drop one of them.
         distance = ExpressionWrapper((F("_rank") - 1) - Value(fraction) * (F("_n") - 1), output_field=FloatField())
         ranked = ranked.annotate(**{f"_d{i}": distance})
-        near |= Q(**{f"_d{i}__gt": -1, f"_d{i}__lt": 1})
+        near |= Q(**{f"_d{i}__gt": -2, f"_d{i}__lt": 2})
     found: dict = defaultdict(dict)
     for part, rank, n, value in ranked.filter(near).values_list(partition, "_rank", "_n", field):
         found[part][rank - 1] = (n, value)

@@ -135,3 +135,91 @@ def test_a_projects_photos_and_its_members_fit_a_phone(open_tour, client, tenant
             assert first["y"] == second["y"] and first["width"] < width / 2, (width, first, second)
             assert tab.evaluate("getComputedStyle(document.querySelector('.thumbs')).listStyleType") == "none"
             assert tour.look(tab, Visit("members", "owner", members, 200), width, "ru") == []
+
+
+def test_pending_invitations_keep_their_buttons_on_a_phone(open_tour, client, tenants):
+    """The owner's pending invitations were a four-column table whose "Send again" and
+    "Withdraw" were scrolled out of sight at 390 px; they stack like the members above them."""
+    from companies import services
+
+    services.invite_member(
+        company=tenants.a, invited_by=tenants.owner, email="new.colleague@example.com", role="editor"
+    )
+    client.force_login(tenants.owner)
+    members = reverse("portal:member_list")
+    with open_tour() as tour, tour.tab(session_cookies(client), "ru") as tab:
+        for width in (390, 1280):
+            assert tour.look(tab, Visit("members", "owner", members, 200), width, "ru") == []
+            buttons = tab.locator("table.invitations .button")
+            assert buttons.count() == 2
+            for i in range(2):
+                box = buttons.nth(i).bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, buttons.nth(i).inner_text())
+
+
+def test_the_tour_finds_english_left_on_a_russian_page(open_tour):
+    from arv.testing.tour import UNTRANSLATED, english_messages
+
+    english = english_messages("ru")
+    assert {"Members", "Pending invitations", "Title"} <= set(english)
+    with open_tour() as tour, tour.tab([], "ru") as tab:
+        tab.set_content(
+            '<p>Участники</p><h2>Pending invitations</h2><p hidden>Members</p><input placeholder="Projects">'
+            "<p>Anna &amp; Ivan</p><script>'Members'</script><p>Columns: <code>Title</code></p>"
+        )
+        assert sorted(tab.evaluate(UNTRANSLATED, english)) == ["Pending invitations", "Projects (placeholder)"]
+
+
+def test_a_studios_pages_show_no_trace_of_the_platform(open_tour, tenants, make_portrait, settings):
+    """The tour's brand check passes a studio's branded page and fails a page without a brand
+    (the platform's name and icon are on it) when told it should be the studio's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from companies.models import Company
+
+    settings.SITE_NAME = "Platformio"
+    Company.objects.filter(pk=tenants.a.pk).update(brand_name="Studio Lumière")
+    ended = timezone.now() - timedelta(days=1)
+    branded = make_portrait(tenants.project_a, title="Ended", expires_at=ended).get_public_url()
+    plain = make_portrait(tenants.project_b, title="Ended", expires_at=ended).get_public_url()
+    with open_tour() as tour, tour.tab([], "ru") as tab:
+        # The platform's own 404 page names it, as every page of the main site does.
+        tour.branded, tour.platform_name = {branded, plain, "/no-such-page/"}, "Platformio"
+        assert tour.look(tab, Visit("viewer:page", "anonymous", branded, 410), 390, "ru") == []
+        plain_found = tour.look(tab, Visit("viewer:page", "anonymous", plain, 410), 390, "ru")
+        named = tour.look(tab, Visit("404", "anonymous", "/no-such-page/", 404), 390, "ru")
+    details = [p.detail for p in plain_found if p.kind == "platform on a studio's page"]
+    assert any(d.startswith("the platform's icon") and d.endswith("/favicon.ico") for d in details), details
+    assert "'Platformio' in the document" in [p.detail for p in named]
+
+
+def test_webhook_tables_fit_a_phone(open_tour, client, tenants, settings):
+    """The endpoint list, the delivery log and a delivery's attempts were wide tables whose last
+    columns (status, code, attempts, the response) scrolled out of sight at 390 px."""
+    from webhooks import services
+    from webhooks.models import EventType
+    from webhooks.tests.receiver import Answer, Receiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    receiver = Receiver()
+    try:
+        events = [value for value, _label in EventType.subscribable()]
+        endpoint, _secret = services.create_endpoint(company=tenants.a, url=receiver.url(), event_types=events)
+        receiver.answer(Answer(500, b"restarting"))
+        delivery = services.send_test_event(endpoint=endpoint)
+        services.attempt_delivery(delivery_id=delivery.pk)
+    finally:
+        receiver.close()
+    client.force_login(tenants.owner)
+    pages = [reverse("portal:webhook_list"), endpoint.get_absolute_url(), delivery.get_absolute_url()]
+    with open_tour() as tour, tour.tab(session_cookies(client), "ru") as tab:
+        for path in pages:
+            for width in (390, 1280):
+                assert tour.look(tab, Visit("webhooks", "owner", path, 200), width, "ru") == []
+                cells = tab.locator("table.stack td")
+                assert cells.count() >= 4, path
+                for i in range(cells.count()):
+                    box = cells.nth(i).bounding_box()
+                    assert box is None or box["x"] + box["width"] <= width + 1, (path, width, cells.nth(i).inner_text())

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arv.testing.analytics_data import visit
-from companies.models import Project
+from companies import services
+from companies.models import Company, Project
 from markers.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -189,6 +190,9 @@ def test_the_dashboard_reads_the_same_number_of_queries_whatever_the_size(
             Project.objects.create(
                 company=tenants.a, name=f"Ends {i}", slug=f"ends-{i}", expires_at=timezone.now() + timedelta(days=3)
             )
+            # Another studio's invitation to the owner, listed with its inviter and company.
+            other = Company.objects.create(name=f"Studio {i}", slug=f"studio-{i}")
+            services.invite_member(company=other, invited_by=tenants.outsider, email=tenants.owner.email, role="editor")
 
     grow(0, 1)
     client.force_login(tenants.owner)
@@ -202,3 +206,4 @@ def test_the_dashboard_reads_the_same_number_of_queries_whatever_the_size(
     with django_assert_num_queries(15):
         html = client.get(reverse("portal:dashboard")).content.decode()
     assert "13 photos failed" in html and "The 8 most recent are shown." in html
+    assert html.count('action="/portal/invitations/') == 2 * 13 and "Studio 12</strong>" in html

@@ -1,12 +1,12 @@
 """Take the README's screenshots from a running ARV with the demo data, in headless Chromium.
 
     make run                      # in another terminal; wait for "ARV is up"
-    .venv/bin/python docs/screenshots/capture.py http://127.0.0.1:8000
+    .venv/bin/python docs/screenshots/capture.py http://127.0.0.1:8000 DEMO_PASSWORD ADMIN_PASSWORD
 
 Writes, next to this file: portal-photo.png (the demo photo's page in the portal), viewer-phone.png
 (the viewer on a 390 px phone whose camera films the printed demo photo: found, video playing) and
-back-office.png (the back office's first page), each reduced to a 256-colour palette. Logs in with
-the demo logins `make run` prints. The phone's camera is a generated clip of the demo photo on a
+back-office.png (the back office's first page), each reduced to a 256-colour palette. Logs in as
+`demo` and `admin` with the passwords `make run` printed on its first run (they are random). The phone's camera is a generated clip of the demo photo on a
 table (arv/testing/browser.py), as in the viewer's browser tests. The unmute button's emoji needs a
 colour emoji font (Debian: fonts-noto-color-emoji), as every phone has.
 """
@@ -46,7 +46,7 @@ def log_in(page, base: str, username: str, password: str, *, admin: bool = False
     page.click("input[type=submit], button[type=submit]:not(.linklike)")
 
 
-def main(base: str) -> None:
+def main(base: str, demo_password: str, admin_password: str) -> None:
     from playwright.sync_api import sync_playwright
 
     base = base.rstrip("/")
@@ -60,7 +60,7 @@ def main(base: str) -> None:
 
         portal = browser.new_context(viewport={"width": 1280, "height": 900})
         page = portal.new_page()
-        log_in(page, base, "demo", "demo-pass")
+        log_in(page, base, "demo", demo_password)
         page.goto(base + "/portal/projects/demo-project/")
         page.click("text=Coffee (demo)")
         page.wait_for_load_state("load")
@@ -81,11 +81,13 @@ def main(base: str) -> None:
 
         office = browser.new_context(viewport={"width": 1280, "height": 800})
         page = office.new_page()
-        log_in(page, base, "admin", "admin-demo-pass", admin=True)
+        log_in(page, base, "admin", admin_password, admin=True)
         page.wait_for_url(re.compile(r"/admin/$"))
         save(page.screenshot(), "back-office.png")
         browser.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])

@@ -73,6 +73,21 @@ def test_percentiles_like_percentile_cont(data):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("count", [3, 9, 21])
+def test_percentiles_at_a_whole_position(tenants, make_portrait, count):
+    """The median of an odd count (and p95 of 21) sits exactly on one row: its next row is a
+    whole position away and must still be found. (Any field and partition: here photo sizes.)"""
+    from content.models import Portrait
+
+    for ms in range(count, 0, -1):
+        Portrait.objects.filter(pk=make_portrait(tenants.project_a).pk).update(image_bytes=ms * 100)
+    result = analytics.percentiles(Portrait.objects.all(), "image_bytes", (0.5, 0.95), partition="project")
+    quantiles = result[tenants.project_a.pk]
+    assert quantiles[0.5] == (count + 1) // 2 * 100
+    assert quantiles[0.95] == pytest.approx((0.95 * (count - 1) + 1) * 100)
+
+
+@pytest.mark.django_db
 def test_staff_see_every_company(admin_client, jobs):
     response = admin_client.get(reverse("admin:analytics"), RANGE_QUERY)
     assert response.status_code == 200
