@@ -285,10 +285,16 @@ def sweep_jobs(*, now=None) -> dict[str, int]:
         .filter(
             Q(next_attempt_at__isnull=False) | Q(queued_at__lt=now - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS))
         )
-        .values_list("pk", flat=True)
+        .values_list("pk", "queued_at", "next_attempt_at")
     )
-    for pk in due:
-        counts["queued_due"] += 1
-        enqueue(pk)  # never raises: a broker failure is logged and retried on the next sweep
+    for pk, queued_at, next_attempt_at in due:
+        # Marked as queued now, conditionally: a job waiting its turn behind a backlog is sent
+        # again once per JOB_LOST_AFTER_SECONDS at most, not on every sweep (each copy in the
+        # broker costs a worker a claim attempt), and two sweepers never both send it.
+        if Job.objects.filter(
+            pk=pk, status=Job.Status.PENDING, queued_at=queued_at, next_attempt_at=next_attempt_at
+        ).update(queued_at=now, next_attempt_at=None):
+            counts["queued_due"] += 1
+            enqueue(pk)  # never raises: a broker failure is logged, and the job sent again once lost
     counts["failed_rows"] = rows.count
     return counts

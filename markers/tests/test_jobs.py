@@ -110,6 +110,26 @@ def test_storage_errors_are_retried_with_backoff_then_fail(tenants, monkeypatch)
 
 
 @pytest.mark.django_db
+def test_a_job_waiting_behind_a_backlog_is_sent_again_once_per_lost_window(tenants, monkeypatch, settings):
+    """Each sweep used to send every old pending job again: under a backlog of hundreds of jobs the
+    broker filled with copies, each costing a worker a claim."""
+    portrait = upload(tenants)
+    job = Job.objects.get(portrait=portrait, kind="mindar")
+    sent = []
+    monkeypatch.setattr(jobs, "enqueue", sent.append)
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LOST_AFTER_SECONDS + 60)
+    Job.objects.filter(pk=job.pk).update(queued_at=long_ago)
+    assert jobs.sweep_jobs()["queued_due"] >= 1 and sent.count(job.pk) == 1
+    for _minute in range(3):  # the next sweeps, while it still waits its turn
+        jobs.sweep_jobs()
+    assert sent.count(job.pk) == 1
+    # Lost again (the broker dropped it): sent again.
+    Job.objects.filter(pk=job.pk).update(queued_at=long_ago)
+    jobs.sweep_jobs()
+    assert sent.count(job.pk) == 2
+
+
+@pytest.mark.django_db
 def test_a_storage_error_then_recovery_completes(tenants, monkeypatch):
     portrait = upload(tenants)
     job = Job.objects.get(portrait=portrait, kind="mindar")
