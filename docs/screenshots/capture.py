@@ -6,8 +6,9 @@
 Writes, next to this file: portal-photo.png (the demo photo's page in the portal), viewer-phone.png
 (the viewer on a 390 px phone whose camera films the printed demo photo: found, video playing) and
 back-office.png (the back office's first page), each reduced to a 256-colour palette. Logs in as
-`demo` and `admin` with the passwords `make run` printed on its first run (they are random). The phone's camera is a generated clip of the demo photo on a
-table (arv/testing/browser.py), as in the viewer's browser tests. The unmute button's emoji needs a
+`demo` and `admin` with the passwords `make run` printed on its first run (they are random). The
+phone's camera is a generated clip of the demo photo on a table (arv/testing/browser.py), as in the
+viewer's browser tests. The unmute button's emoji needs a
 colour emoji font (Debian: fonts-noto-color-emoji), as every phone has.
 """
 
