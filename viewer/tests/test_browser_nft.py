@@ -7,6 +7,7 @@ photo. Written once over the three-engine driver interface (arv/testing/drivers.
 import dataclasses
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -118,8 +119,15 @@ def assert_video_covers_the_print(browser, border: float) -> None:
     """The video plane lies on the print, inside its white border (*border* camera pixels wide,
     times the screen's scale), give or take the pose smoothing:
     photo-shaped, so the video is cropped to cover it, never stretched beyond it."""
-    seen = browser.evaluate(PRINT_ON_SCREEN)
-    video = pixel_box(browser.screenshot())
+    # The first frame of the video may reach the 3D layer a little after 'playing' on a loaded
+    # machine (WebKit decodes through GStreamer): look again for a bounded while.
+    deadline = time.monotonic() + 10
+    while True:
+        seen = browser.evaluate(PRINT_ON_SCREEN)
+        video = pixel_box(browser.screenshot())
+        if video is not None or time.monotonic() > deadline:
+            break
+        browser.pause(0.5)
     assert video is not None, "the video plane was not drawn"
     scale, printed = seen["scale"], seen["print"]
     for side in range(4):
@@ -237,6 +245,7 @@ def test_a_phone_held_upright_sees_the_video_on_the_print(live_server, nft_uploa
     ):
         open_page(browser, proxy, nft_upload)
         browser.wait_for("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT)
+        browser.wait_for("document.body.dataset.video === 'playing'", timeout=15)
         browser.pause(1.5)  # a few tracked frames, so the smoothed pose has settled
         camera = browser.evaluate("(v => [v.videoWidth, v.videoHeight])(document.querySelector('#ar-container video'))")
         assert camera[0] / camera[1] != 4 / 3, camera
