@@ -15,15 +15,15 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from companies import domains
+from companies import domains, logos
 from companies.branding import normalize_colour
 from companies.models import (
     ApiToken,
     Company,
-    Folder,
     Invitation,
     Membership,
     Notification,
+    PendingUpload,
     Project,
     StorageConnection,
     StorageMove,
@@ -31,8 +31,10 @@ from companies.models import (
 from companies.notifications import deliver
 from companies.services import (
     CheckSkipped,
+    change_viewer_engine,
     check_viewer_domain,
     claim_viewer_domain,
+    delete_project,
     remove_viewer_domain,
     revoke_invitation,
 )
@@ -145,10 +147,8 @@ class CompanyForm(forms.ModelForm):
         return domains.normalize_domain(value) if value.strip() else ""
 
     def clean_logo_upload(self):
-        from content.validators import validate_logo
-
         upload = self.cleaned_data.get("logo_upload")
-        return validate_logo(upload) if upload else None
+        return logos.validate_logo(upload) if upload else None
 
 
 @admin.register(Company)
@@ -284,8 +284,6 @@ class CompanyAdmin(admin.ModelAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
-        from content import services as content_services
-
         if not change and not obj.created_by_id:
             obj.created_by = request.user
         # The domain changes only through its service (new code, verification starts over).
@@ -301,16 +299,12 @@ class CompanyAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
         if form.cleaned_data.get("logo_upload"):
-            content_services.set_company_logo(company=obj, logo=form.cleaned_data["logo_upload"])
+            logos.set_company_logo(company=obj, logo=form.cleaned_data["logo_upload"])
         elif form.cleaned_data.get("logo_clear") and obj.brand_logo:
-            content_services.remove_company_logo(company=obj)
+            logos.remove_company_logo(company=obj)
         obj.refresh_from_db()
         if change and "viewer_engine" in form.changed_data:
-            from markers.status import refresh_portrait_status
-
-            # Which markers "ready" waits for depends on the engine.
-            for portrait in obj.portraits.select_related("company"):
-                refresh_portrait_status(portrait=portrait)
+            change_viewer_engine(company=obj, engine=obj.viewer_engine)
 
     def has_delete_permission(self, request, obj=None):
         # Deleting a company would orphan its stored files; deactivate it, or delete its projects first.
@@ -642,11 +636,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         # Through the service, so the photos' files are deleted and the quota comes back.
-        from content.services import delete_project_content
-
-        with transaction.atomic():
-            delete_project_content(project=obj)
-            obj.delete()
+        delete_project(project=obj)
 
     def delete_queryset(self, request, queryset):
         for project in queryset.select_related("company"):
@@ -664,14 +654,6 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "company__name"]
     list_select_related = ["user", "company"]
     raw_id_fields = ["user", "company"]
-
-
-@admin.register(Folder)
-class FolderAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "created_at"]
-    search_fields = ["name", "project__name"]
-    list_select_related = ["project"]
-    raw_id_fields = ["project"]
 
 
 @admin.register(Notification)
@@ -743,6 +725,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(description=_("key starts with"))
     def key_start(self, obj):
         return f"{obj.prefix}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PendingUpload)
+class PendingUploadAdmin(admin.ModelAdmin):
+    list_display = ["company", "reserved_bytes", "created_at"]
+    readonly_fields = ["company", "names", "reserved_bytes", "created_at"]
 
     def has_add_permission(self, request):
         return False

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from companies.branding import normalize_colour
 from companies.domains import normalize_domain
+from companies.logos import validate_logo
 from companies.models import Invitation, Membership, Project
 
 
@@ -110,8 +111,6 @@ class BrandForm(forms.Form):
         return normalize_colour(self.cleaned_data["brand_accent_color"])
 
     def clean_logo(self):
-        from content.validators import validate_logo
-
         upload = self.cleaned_data.get("logo")
         return validate_logo(upload) if upload else None
 

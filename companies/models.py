@@ -1,4 +1,4 @@
-"""Tenants and what they own: companies, memberships, projects, folders, storage connections.
+"""Tenants and what they own: companies, memberships, projects, storage connections, upload journal.
 
 A Company is a tenant. Users reach a company's data only through a Membership, and views fetch
 every tenant-owned object through the helpers in ``companies.access``.
@@ -836,23 +836,6 @@ class Project(models.Model):
         self.save(update_fields=["status", "updated_at"])
 
 
-class Folder(models.Model):
-    """An optional grouping of portraits inside a project (an album, an event, a class)."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="folders")
-    name = models.CharField(_("name"), max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("folder")
-        verbose_name_plural = _("folders")
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="folder_name_unique_per_project")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
 class Notification(models.Model):
     """One message sent to a company, with the outcome per channel."""
 
@@ -910,3 +893,26 @@ class Notification(models.Model):
     def pending_channels(self) -> list[str]:
         sent = {self.Channel.EMAIL: self.email_sent, self.Channel.TELEGRAM: self.telegram_sent}
         return [c for c in self.channels if not sent.get(c)]
+
+
+class PendingUpload(models.Model):
+    """A journal entry for files being written before their rows exist.
+
+    Written (and quota reserved) before any file is stored, deleted in the transaction that
+    creates the rows. An entry that outlives its upload means the process died in between: the
+    sweeper deletes its files and gives the quota back, so a crash leaves no orphan.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    names = models.JSONField(default=list)
+    reserved_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        # Moved from the content app without moving its table (a state-only migration).
+        db_table = "content_pendingupload"
+        verbose_name = _("pending upload")
+        verbose_name_plural = _("pending uploads")
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {len(self.names)} file(s) since {self.created_at:%Y-%m-%d %H:%M}"

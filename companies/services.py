@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from companies import domains
+from companies import domains, signals
 from companies.domains import normalize_domain
 from companies.hosts import forget_verified_domains
 from companies.models import (
@@ -30,8 +30,10 @@ from companies.models import (
     new_invitation_nonce,
     normalise_email,
 )
+from companies.storage import file_owners, storage_for_company
 from companies.storage_moves import continue_storage_move  # noqa: F401 - see below
 from lib.periodic import RowFailures
+from lib.storage import delete_quietly
 
 # Storage moves queued before they moved to companies/storage_moves.py name this path in the
 # broker: the task stays importable here until those have run.
@@ -108,6 +110,39 @@ def update_project(*, project: Project, **fields) -> Project:
     project.full_clean(exclude=["company", "slug"])
     project.save(update_fields=[*fields, "updated_at"])
     return project
+
+
+def delete_project(*, project: Project) -> None:
+    """Delete a project with everything under it (photos, videos, markers, the album marker) and
+    every file those rows own, and give their bytes back to the quota.
+
+    The rows go by the database's cascade; their files are found through the file inventory
+    first, so this needs to know no model above companies. The files are deleted after the
+    commit: a rolled-back delete must not lose them.
+    """
+    company = project.company
+    with transaction.atomic():
+        rows = [row for model in file_owners() for row in model.project_inventory(project.pk)]
+        names = [name for row in rows for name in row.stored_names()]
+        freed = sum(row.stored_bytes_counted() for row in rows)
+        project.delete()
+        transaction.on_commit(lambda: _release_files(company, names, freed))
+
+
+def _release_files(company: Company, names: list[str], freed: int) -> None:
+    # The rows are gone for good here, so the quota comes back even if a file lingers.
+    company.release_storage(freed)
+    delete_quietly(storage_for_company(company), names, why="(`recompute_storage_usage` will not count it)")
+
+
+def change_viewer_engine(*, company: Company, engine: str) -> Company:
+    """Switch the company's default AR engine; which markers a photo waits for to be "ready"
+    follows (the markers app listens to ``viewer_engine_changed``)."""
+    with transaction.atomic():
+        company.viewer_engine = engine
+        company.save(update_fields=["viewer_engine", "updated_at"])
+        signals.viewer_engine_changed.send(sender=Company, company=company)
+    return company
 
 
 def _send_invitation(invitation: Invitation) -> None:

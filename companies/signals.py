@@ -7,3 +7,8 @@ from django.dispatch import Signal
 project_expiring = Signal()
 # The subscription ends soon: company=, key=.
 subscription_expiring = Signal()
+# The company's default viewer engine changed, and with it which markers a photo waits for: company=.
+viewer_engine_changed = Signal()
+# A project is about to be deleted (inside the transaction): project=. Content deletes its photos
+# and their files here; a database cascade alone would leave the files behind.
+project_deleting = Signal()

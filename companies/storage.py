@@ -116,11 +116,13 @@ class StoredFiles:
     this row own", which deletes, backups, storage moves and the usage recompute all ask.
 
     FILE_FIELDS: its TenantFileFields; COMPANY_ID: the lookup from the row to its company's id;
+    PROJECT_ID: the lookup to its project's id (None: the row belongs to no project);
     BYTES_FIELD: the counter of the bytes those files take (what the quota counts).
     """
 
     FILE_FIELDS: tuple[str, ...] = ()
     COMPANY_ID = "company_id"
+    PROJECT_ID: str | None = None
     BYTES_FIELD = ""
     # Other fields stored_names() reads (loaded with the inventory).
     NAME_FIELDS: tuple[str, ...] = ()
@@ -131,8 +133,22 @@ class StoredFiles:
     @classmethod
     def inventory(cls, company_id: int) -> models.QuerySet:
         """The company's rows of this model, with just what stored_names() and the counter need."""
+        return cls._inventory(**{cls.COMPANY_ID: company_id})
+
+    @classmethod
+    def project_inventory(cls, project_id: int) -> models.QuerySet:
+        """The project's rows of this model (none if the model's rows belong to no project)."""
+        if cls.PROJECT_ID is None:
+            return cls._default_manager.none()
+        return cls._inventory(**{cls.PROJECT_ID: project_id})
+
+    @classmethod
+    def _inventory(cls, **lookup) -> models.QuerySet:
         fields = ("pk", *cls.FILE_FIELDS, *cls.NAME_FIELDS, *((cls.BYTES_FIELD,) if cls.BYTES_FIELD else ()))
-        return cls._default_manager.filter(**{cls.COMPANY_ID: company_id}).only(*fields).order_by("pk")
+        return cls._default_manager.filter(**lookup).only(*fields).order_by("pk")
+
+    def stored_bytes_counted(self) -> int:
+        return getattr(self, self.BYTES_FIELD) if self.BYTES_FIELD else 0
 
 
 def file_owners() -> list[type[StoredFiles]]:

@@ -23,7 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from companies.models import Company, StorageConnection, StorageMove, StorageMoveFile
+from companies.models import Company, PendingUpload, StorageConnection, StorageMove, StorageMoveFile
 from companies.storage import build_storage, file_owners, storage_for_company, storage_for_connection
 from lib.storage import StorageUnavailable
 from lib.tasks import send_task_on_commit
@@ -417,8 +417,6 @@ def recompute_storage_usage(*, company: Company, dry_run: bool = False) -> Usage
     or a job finishing meanwhile); the report then says so and a second run settles it. Raises
     StorageUnavailable if the storage cannot be read: a partial measurement must not be written.
     """
-    from content.models import PendingUpload
-
     company = Company.objects.select_related("storage_connection").get(pk=company.pk)
     counted = company.storage_used_bytes
     storage = storage_for_company(company)

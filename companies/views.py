@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from companies import domains, services
+from companies import domains, logos, services
 from companies.access import (
     SESSION_KEY,
     account_view,
@@ -24,7 +24,6 @@ from companies.dashboard import overview as dashboard_overview
 from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
 from companies.models import Company, Invitation, Project
-from content import services as content_services
 from lib.ratelimit import allow
 from lib.storage import StorageUnavailable, storage_error_message
 from viewer import charts
@@ -330,9 +329,9 @@ def brand(request):
     try:
         # The logo first: if storage or quota refuses it, nothing else changed either.
         if form.cleaned_data["logo"] is not None:
-            content_services.set_company_logo(company=company, logo=form.cleaned_data["logo"])
+            logos.set_company_logo(company=company, logo=form.cleaned_data["logo"])
         elif request.POST.get("logo-clear"):
-            content_services.remove_company_logo(company=company)
+            logos.remove_company_logo(company=company)
         services.update_brand(
             company=company,
             brand_name=form.cleaned_data["brand_name"],

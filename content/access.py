@@ -6,7 +6,7 @@ from content.models import Batch, Portrait, Video
 
 def get_portrait_for_user(request: PortalRequest, uuid, *, write: bool = False) -> Portrait:
     queryset = Portrait.objects.for_company(request.tenant.company).select_related(
-        "project", "company", "folder", "rotation"
+        "project", "company", "rotation"
     )
     return scoped_get(request, queryset, write=write, unique_id=uuid)
 

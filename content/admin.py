@@ -3,7 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from content import batch_admin, services  # noqa: F401 - batch_admin registers the batches' admin
-from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
+from content.models import Portrait, Rotation, Video, VideoEvent
 
 
 class VideoInline(admin.TabularInline):
@@ -69,7 +69,7 @@ class PortraitAdmin(admin.ModelAdmin):
     list_filter = ["status", "is_active", ("company", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title", "unique_id", "customer_name", "customer_email", "order_reference"]
     list_select_related = ["company", "project"]
-    raw_id_fields = ["company", "project", "folder", "uploaded_by"]
+    raw_id_fields = ["company", "project", "uploaded_by"]
     readonly_fields = [
         "unique_id",
         "image",
@@ -140,12 +140,3 @@ class VideoAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for video in queryset.select_related("portrait__company"):
             services.delete_video(video=video, by=request.user)
-
-
-@admin.register(PendingUpload)
-class PendingUploadAdmin(admin.ModelAdmin):
-    list_display = ["company", "reserved_bytes", "created_at"]
-    readonly_fields = ["company", "names", "reserved_bytes", "created_at"]
-
-    def has_add_permission(self, request):
-        return False

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from companies.models import Company, Folder, Project, ViewerEngine
+from companies.models import Company, Project, ViewerEngine
 from companies.storage import StoredFiles, TenantFileField
 from content.schedules import RotationRule, validate_cron
 
@@ -48,6 +48,7 @@ class PortraitQuerySet(models.QuerySet):
 
 class Portrait(StoredFiles, models.Model):
     FILE_FIELDS = ("image", "preview")
+    PROJECT_ID = "project_id"
     BYTES_FIELD = "stored_bytes"
 
     class Status(models.TextChoices):
@@ -60,7 +61,6 @@ class Portrait(StoredFiles, models.Model):
     # the public viewer need no join.
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portraits")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="portraits")
-    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="portraits")
     # The only identifier that appears in public URLs.
     unique_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
@@ -174,6 +174,7 @@ class VideoQuerySet(models.QuerySet):
 class Video(StoredFiles, models.Model):
     FILE_FIELDS = ("file", "web_file", "poster")
     COMPANY_ID = "portrait__company_id"
+    PROJECT_ID = "portrait__project_id"
     BYTES_FIELD = "stored_bytes"
 
     class Status(models.TextChoices):
@@ -341,27 +342,6 @@ class VideoEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_label}: {self.get_action_display()}"
-
-
-class PendingUpload(models.Model):
-    """A journal entry for files being written before their rows exist.
-
-    Written (and quota reserved) before any file is stored, deleted in the transaction that
-    creates the rows. An entry that outlives its upload means the process died in between: the
-    sweeper deletes its files and gives the quota back, so a crash leaves no orphan.
-    """
-
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    names = models.JSONField(default=list)
-    reserved_bytes = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        verbose_name = _("pending upload")
-        verbose_name_plural = _("pending uploads")
-
-    def __str__(self) -> str:
-        return f"{self.company_id}: {len(self.names)} file(s) since {self.created_at:%Y-%m-%d %H:%M}"
 
 
 # --- Batches: many orders in one upload (print shops) --------------------------------------------

@@ -4,7 +4,7 @@ Writing files and rows safely:
 
 1. validate everything first (``content.validators``), nothing is stored before;
 2. in one transaction, reserve the bytes against the company's quota (a conditional UPDATE) and
-   write a ``PendingUpload`` journal entry naming the files about to be written;
+   write a ``PendingUpload`` journal entry naming the files about to be written (``companies.quota``);
 3. write the files through the company's storage, outside any transaction (slow I/O);
 4. in one transaction, create the rows and delete the journal entry; processing jobs are queued
    on commit.
@@ -19,74 +19,22 @@ from __future__ import annotations
 import logging
 import uuid
 import zoneinfo
-from contextlib import contextmanager
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from companies.models import Company, Folder, Project
-from companies.storage import storage_for_company
-from content import schedules
-from content.models import PendingUpload, Portrait, Rotation, Video, VideoEvent
-from content.validators import ValidatedImage, ValidatedLogo, ValidatedVideo
+from companies.models import Project
+from companies.quota import release_files, staged, unique_name
+from content import schedules, signals
+from content.models import Portrait, Rotation, Video, VideoEvent
+from content.validators import ValidatedImage, ValidatedVideo
 from lib.periodic import RowFailures
-from lib.storage import delete_quietly, write_new
+from lib.storage import write_new
 
 logger = logging.getLogger(__name__)
-
-PENDING_UPLOAD_TTL = timedelta(hours=1)
-
-
-class QuotaExceeded(ValidationError):
-    pass
-
-
-def _quota_error(company: Company, needed: int) -> QuotaExceeded:
-    return QuotaExceeded(
-        _(
-            "Not enough storage left: this upload needs %(needed)s, and %(used)s of your %(quota)s are in use "
-            "(%(left)s free). Delete old photos or videos, or ask us for more space."
-        )
-        % {
-            "needed": filesizeformat(needed),
-            "used": filesizeformat(company.storage_used_bytes),
-            "quota": filesizeformat(company.storage_quota_bytes),
-            "left": filesizeformat(company.storage_left_bytes),
-        },
-        code="quota",
-    )
-
-
-def _unique_name(directory: str, stem: str, ext: str) -> str:
-    return f"{directory}/{stem}-{uuid.uuid4().hex[:12]}.{ext}"
-
-
-@contextmanager
-def _staged(company: Company, planned: dict[str, int]):
-    """Reserve quota and journal *planned* names → sizes; undo everything if the block fails.
-
-    Yields the journal entry; the caller deletes it inside the transaction creating the rows.
-    """
-    total = sum(planned.values())
-    with transaction.atomic():
-        if not company.reserve_storage(total):
-            raise _quota_error(company, total)
-        pending = PendingUpload.objects.create(company=company, names=list(planned), reserved_bytes=total)
-    pending_id = pending.pk  # pending.delete() in the block clears .pk; a rollback revives the row
-    storage = storage_for_company(company)
-    try:
-        yield pending, storage
-    except BaseException:
-        delete_quietly(storage, list(planned), why="after a failed upload")
-        company.release_storage(total)
-        PendingUpload.objects.filter(pk=pending_id).delete()
-        raise
-
 
 def _video_row(*, portrait: Portrait, video: ValidatedVideo, name: str, title: str, order: int, **extra) -> Video:
     return Video(
@@ -114,7 +62,6 @@ def create_portrait(
     image: ValidatedImage,
     video: ValidatedVideo | None = None,
     video_title: str = "",
-    folder: Folder | None = None,
     description: str = "",
     customer_name: str = "",
     customer_phone: str = "",
@@ -127,12 +74,9 @@ def create_portrait(
     """*unique_id*, when given, is the new portrait's public UUID: a caller that may be retried
     (a batch row) chooses it in advance, to find the portrait its earlier attempt made."""
     company = project.company
-    if folder is not None and folder.project_id != project.pk:
-        raise ValidationError(_("The folder belongs to another project."), code="folder")
     portrait = Portrait(
         company=company,
         project=project,
-        folder=folder,
         unique_id=unique_id or uuid.uuid4(),
         title=title.strip() or image.original_name,
         description=description,
@@ -153,14 +97,14 @@ def create_portrait(
     )
     portrait.full_clean(exclude=["image", "company", "project"])
     directory = portrait.storage_dir
-    image_name = _unique_name(directory, "photo", "jpg")
+    image_name = unique_name(directory, "photo", "jpg")
     planned = {image_name: image.size}
     video_name = None
     if video is not None:
-        video_name = _unique_name(directory, "video", video.extension)
+        video_name = unique_name(directory, "video", video.extension)
         planned[video_name] = video.size
 
-    with _staged(company, planned) as (pending, storage):
+    with staged(company, planned) as (pending, storage):
         write_new(storage, image_name, ContentFile(image.data))
         if video is not None:
             with open(video.path, "rb") as fh:
@@ -192,8 +136,8 @@ def add_video(
     company = portrait.company
     if schedule_start and schedule_end and schedule_end <= schedule_start:
         raise ValidationError(_("The video must stop playing after it starts."), code="schedule")
-    name = _unique_name(portrait.storage_dir, "video", video.extension)
-    with _staged(company, {name: video.size}) as (pending, storage):
+    name = unique_name(portrait.storage_dir, "video", video.extension)
+    with staged(company, {name: video.size}) as (pending, storage):
         with open(video.path, "rb") as fh:
             write_new(storage, name, File(fh))
         with transaction.atomic():
@@ -220,15 +164,11 @@ def add_video(
 
 
 def _queue_processing(portrait: Portrait) -> None:
-    from markers.jobs import queue_portrait_jobs
-
-    queue_portrait_jobs(portrait=portrait)
+    signals.portrait_uploaded.send(sender=Portrait, portrait=portrait)
 
 
 def _queue_video_processing(video: Video) -> None:
-    from markers.jobs import queue_video_job
-
-    queue_video_job(video=video)
+    signals.video_uploaded.send(sender=Video, video=video)
 
 
 def delete_video(*, video: Video, by) -> None:
@@ -239,10 +179,8 @@ def delete_video(*, video: Video, by) -> None:
     with transaction.atomic():
         record_event(portrait=portrait, video=video, action=VideoEvent.Action.DELETED, by=by)
         video.delete()
-        transaction.on_commit(lambda: _after_delete(company, names, freed))
-    from markers.status import refresh_portrait_status
-
-    refresh_portrait_status(portrait=portrait)
+        transaction.on_commit(lambda: release_files(company, names, freed))
+    _refresh_status(portrait)
 
 
 def delete_portrait(*, portrait: Portrait) -> None:
@@ -260,50 +198,8 @@ def delete_portrait(*, portrait: Portrait) -> None:
         freed += job.output_bytes
     with transaction.atomic():
         portrait.delete()
-        transaction.on_commit(lambda: _after_delete(company, names, freed))
+        transaction.on_commit(lambda: release_files(company, names, freed))
         _album_changed(portrait.project_id)
-
-
-def _after_delete(company: Company, names: list[str], freed: int) -> None:
-    # Rows are gone for good at this point, so the quota is returned even if a file lingers.
-    company.release_storage(freed)
-    delete_quietly(storage_for_company(company), names, why="(`recompute_storage_usage` will not count it)")
-
-
-def set_company_logo(*, company: Company, logo: ValidatedLogo) -> Company:
-    """Store a validated logo as the company's, through its storage and quota like any upload;
-    the previous logo's file goes once the row points at the new one."""
-    name = _unique_name(f"{company.path_prefix}/brand", "logo", "png")
-    with _staged(company, {name: logo.size}) as (pending, storage):
-        write_new(storage, name, ContentFile(logo.data))
-        with transaction.atomic():
-            old = Company.objects.select_for_update().only("brand_logo", "brand_logo_bytes").get(pk=company.pk)
-            Company.objects.filter(pk=company.pk).update(
-                brand_logo=name,
-                brand_logo_width=logo.width,
-                brand_logo_height=logo.height,
-                brand_logo_bytes=logo.size,
-                updated_at=timezone.now(),
-            )
-            pending.delete()
-            old_name, old_bytes = old.brand_logo.name, old.brand_logo_bytes
-            if old_name:
-                transaction.on_commit(lambda: _after_delete(company, [old_name], old_bytes))
-    company.refresh_from_db()
-    return company
-
-
-def remove_company_logo(*, company: Company) -> Company:
-    with transaction.atomic():
-        old = Company.objects.select_for_update().only("brand_logo", "brand_logo_bytes").get(pk=company.pk)
-        Company.objects.filter(pk=company.pk).update(
-            brand_logo="", brand_logo_width=0, brand_logo_height=0, brand_logo_bytes=0, updated_at=timezone.now()
-        )
-        old_name, old_bytes = old.brand_logo.name, old.brand_logo_bytes
-        if old_name:
-            transaction.on_commit(lambda: _after_delete(company, [old_name], old_bytes))
-    company.refresh_from_db()
-    return company
 
 
 def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
@@ -319,19 +215,7 @@ def update_portrait(*, portrait: Portrait, **fields) -> Portrait:
 
 
 def _album_changed(project_id: int) -> None:
-    from markers.jobs import queue_project_marker
-
-    queue_project_marker(project_id=project_id)
-
-
-def delete_project_content(*, project: Project) -> None:
-    """Delete every portrait of a project (files and quota included) and its album marker."""
-    for portrait in project.portraits.select_related("company", "project"):
-        delete_portrait(portrait=portrait)
-    marker = getattr(project, "combined_marker", None)
-    if marker is not None and marker.output:
-        company, names, size = project.company, marker.stored_names(), marker.output_bytes
-        transaction.on_commit(lambda: _after_delete(company, names, size))
+    signals.album_changed.send(sender=Portrait, project_id=project_id)
 
 
 def record_event(
@@ -348,9 +232,7 @@ def record_event(
 
 
 def _refresh_status(portrait: Portrait) -> None:
-    from markers.status import refresh_portrait_status
-
-    refresh_portrait_status(portrait=portrait)
+    signals.portrait_inputs_changed.send(sender=Portrait, portrait=portrait)
 
 
 @transaction.atomic
@@ -445,22 +327,3 @@ def rebase_rotations(*, now=None) -> int:
                     anchor=rebased.anchor, base_index=rebased.base_index
                 )
     return moved
-
-
-def sweep_pending_uploads(*, older_than: timedelta = PENDING_UPLOAD_TTL) -> int:
-    """Undo uploads whose process died midway: delete their files and release their quota.
-
-    An entry that cannot be undone now (its company's storage cannot be built) is logged and kept
-    for the next run; the others are still undone.
-    """
-    swept = 0
-    rows = RowFailures("sweep_pending_uploads")
-    for pending in PendingUpload.objects.filter(created_at__lt=timezone.now() - older_than).select_related("company"):
-        with rows.isolated(f"pending upload {pending.pk}"):
-            storage = storage_for_company(pending.company)
-            delete_quietly(storage, pending.names, why="after a failed upload")
-            with transaction.atomic():
-                if PendingUpload.objects.filter(pk=pending.pk).delete()[0]:
-                    pending.company.release_storage(pending.reserved_bytes)
-                    swept += 1
-    return swept

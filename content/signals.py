@@ -10,3 +10,15 @@ portrait_status_changed = Signal()
 video_ready = Signal()
 # A batch became ready (content.batches.batch_ready): batch=.
 batch_ready = Signal()
+
+# What the markers app (above) must act on: content announces, markers does the work, so content
+# never imports markers. Sent inside the change's transaction; the receivers queue their tasks
+# on commit.
+# A photo was stored and needs its markers and preview: portrait=.
+portrait_uploaded = Signal()
+# A video was stored and needs its rendition: video=.
+video_uploaded = Signal()
+# Something a photo's status is derived from changed (its videos, its engine): portrait=.
+portrait_inputs_changed = Signal()
+# The set of photos an album marker combines may have changed: project_id=.
+album_changed = Signal()

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageOps
 
 from content import media
+from lib.images import SRGB, read_head, sniff_image
 
 try:  # HEIC/HEIF from iPhones, through the well-kept pillow-heif plug-in.
     import pillow_heif
@@ -51,9 +52,6 @@ JPEG_QUALITY = 95
 
 # Pillow's own bomb guard would only warn below 2x its limit; ours refuses from the header.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-_SRGB = ImageCms.createProfile("sRGB")
-
 
 @dataclass(frozen=True)
 class ValidatedImage:
@@ -92,13 +90,6 @@ def _mb(limit_mb: int) -> str:
     return filesizeformat(limit_mb * 1024 * 1024)
 
 
-def _read_head(upload: UploadedFile, n: int = 64) -> bytes:
-    upload.seek(0)
-    head = upload.read(n)
-    upload.seek(0)
-    return head
-
-
 def _check_size(upload: UploadedFile, limit_mb: int) -> None:
     if not upload.size:
         raise ValidationError(_("The file is empty."), code="empty")
@@ -108,20 +99,6 @@ def _check_size(upload: UploadedFile, limit_mb: int) -> None:
             % {"size": filesizeformat(upload.size), "limit": _mb(limit_mb)},
             code="too_large",
         )
-
-
-def sniff_image(head: bytes) -> str | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif"}:
-        return "HEIF"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "GIF"
-    return None
 
 
 def _to_8bit_srgb(img: Image.Image) -> Image.Image:
@@ -143,7 +120,7 @@ def _to_8bit_srgb(img: Image.Image) -> Image.Image:
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
-            img = ImageCms.profileToProfile(img, source, _SRGB, outputMode=out_mode)
+            img = ImageCms.profileToProfile(img, source, SRGB, outputMode=out_mode)
         except (ImageCms.PyCMSError, OSError, ValueError):
             logger.info("ignoring an unusable ICC profile")
     if img.mode == "RGBA":
@@ -158,7 +135,7 @@ def _to_8bit_srgb(img: Image.Image) -> Image.Image:
 def validate_image(upload: UploadedFile, *, max_mb: int | None = None) -> ValidatedImage:
     max_mb = max_mb or settings.UPLOAD_MAX_MB
     _check_size(upload, max_mb)
-    kind = sniff_image(_read_head(upload))
+    kind = sniff_image(read_head(upload))
     if kind == "GIF":
         raise ValidationError(_("GIF images are not supported: upload the photo as JPEG, PNG or WebP."), code="gif")
     if kind is None or (kind == "HEIF" and not HEIF_SUPPORTED):
@@ -369,7 +346,7 @@ def validate_video(
     max_mb = max_mb or settings.VIDEO_MAX_MB
     max_seconds = max_seconds or settings.VIDEO_MAX_SECONDS
     _check_size(upload, max_mb)
-    ext = sniff_video(_read_head(upload))
+    ext = sniff_video(read_head(upload))
     if ext is None:
         raise ValidationError(
             _("This file is not a video we can use. Upload an MP4, MOV or WebM video."), code="not_video"
@@ -405,95 +382,3 @@ def validate_video(
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-# --- Company logos -----------------------------------------------------------------------------------
-
-LOGO_MAX_BYTES = 2 * 1024 * 1024
-LOGO_MAX_SIDE = 4096
-LOGO_MIN_SIDE = 16
-# Stored logos fit this box: plenty for a phone screen and a print sheet's corner.
-LOGO_BOX = 512
-
-
-@dataclass(frozen=True)
-class ValidatedLogo:
-    data: bytes  # PNG, re-encoded by us: nothing of the uploaded file's bytes survives
-    width: int
-    height: int
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
-def _looks_like_markup(head: bytes) -> bool:
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith((b"<?xml", b"<svg", b"<!doctype", b"<html", b"<!--"))
-
-
-def validate_logo(upload: UploadedFile) -> ValidatedLogo:
-    """A PNG, JPEG or WebP logo, decoded and re-encoded as a PNG that fits LOGO_BOX.
-
-    SVG is refused: it is a document that can carry scripts and links, and re-encoding it safely
-    would need a renderer. Transparency is kept (logos sit on coloured pages).
-    """
-    if not upload.size:
-        raise ValidationError(_("The file is empty."), code="empty")
-    if upload.size > LOGO_MAX_BYTES:
-        raise ValidationError(
-            _("The logo is %(size)s; the limit is %(limit)s.")
-            % {"size": filesizeformat(upload.size), "limit": filesizeformat(LOGO_MAX_BYTES)},
-            code="too_large",
-        )
-    head = _read_head(upload, 256)
-    kind = sniff_image(head)
-    if kind is None and _looks_like_markup(head):
-        raise ValidationError(
-            _("SVG and other markup files are not accepted as logos: export the logo as PNG."), code="svg"
-        )
-    if kind not in ("PNG", "JPEG", "WEBP"):
-        raise ValidationError(_("Upload the logo as a PNG, JPEG or WebP image."), code="not_image")
-    upload.seek(0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(upload)
-            width, height = img.size
-            if max(width, height) > LOGO_MAX_SIDE or width * height > LOGO_MAX_SIDE * LOGO_MAX_SIDE // 4:
-                raise ValidationError(
-                    _("The logo is %(w)d×%(h)d px; it may be at most %(max)d px on its long side.")
-                    % {"w": width, "h": height, "max": LOGO_MAX_SIDE // 2},
-                    code="too_big",
-                )
-            if min(width, height) < LOGO_MIN_SIDE:
-                raise ValidationError(
-                    _("The logo is %(w)d×%(h)d px; it must be at least %(min)d px on each side.")
-                    % {"w": width, "h": height, "min": LOGO_MIN_SIDE},
-                    code="too_small",
-                )
-            if getattr(img, "n_frames", 1) > 1:
-                raise ValidationError(_("Animated logos are not supported: upload a still image."), code="animated")
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
-            icc = img.info.get("icc_profile")
-            img = img.convert("RGBA" if has_alpha else "RGB")
-            if icc:
-                try:
-                    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                    img = ImageCms.profileToProfile(img, source, _SRGB, outputMode=img.mode)
-                except (ImageCms.PyCMSError, OSError, ValueError):
-                    logger.info("ignoring an unusable ICC profile in a logo")
-            img.thumbnail((LOGO_BOX, LOGO_BOX), Image.Resampling.LANCZOS)
-    except ValidationError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValidationError(_("The logo has far too many pixels."), code="too_many_pixels") from None
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, IndexError, KeyError, struct.error):
-        raise ValidationError(
-            _("The image is damaged or incomplete: export it again and re-upload."), code="damaged"
-        ) from None
-    out = io.BytesIO()
-    img.save(out, "PNG", optimize=True)
-    return ValidatedLogo(data=out.getvalue(), width=img.width, height=img.height)

@@ -7,3 +7,10 @@ class MarkersConfig(AppConfig):
     name = "markers"
     # The back office's heading for the app's models, in the visitor's language.
     verbose_name = _("Markers")
+
+    def ready(self):
+        # Uploads and changes in the apps below become jobs here (they announce, markers acts).
+        # Imported once the models are loaded, which is why it is not at the top.
+        from markers import receivers
+
+        receivers.listen()

@@ -43,6 +43,7 @@ class Job(StoredFiles, models.Model):
     FILE_FIELDS = ("output",)
     NAME_FIELDS = ("kind", "compact_version")
     COMPANY_ID = "portrait__company_id"
+    PROJECT_ID = "portrait__project_id"
     BYTES_FIELD = "output_bytes"
 
     class Kind(models.TextChoices):
@@ -139,6 +140,7 @@ class Job(StoredFiles, models.Model):
 class ProjectMarker(StoredFiles, models.Model):
     FILE_FIELDS = ("output",)
     COMPANY_ID = "project__company_id"
+    PROJECT_ID = "project_id"
     BYTES_FIELD = "output_bytes"
     NAME_FIELDS = ("compact_version",)
 

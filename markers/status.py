@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from content import signals
+from content.batches import portrait_settled
 from content.models import Portrait, Video
 from markers.models import Job
 
@@ -37,8 +38,6 @@ def refresh_portrait_status(*, portrait: Portrait) -> str:
     other from what the first committed, and only the refresh that really moves the status
     announces it (``portrait.ready`` / ``portrait.failed`` webhooks, once per change).
     """
-    from content.batches import portrait_settled
-
     with transaction.atomic():
         current = Portrait.objects.select_for_update().filter(pk=portrait.pk).values_list("status", flat=True).first()
         if current is None:

@@ -1,7 +1,7 @@
 """django-q2 entry points: load by id, call a service, nothing else."""
 
 from companies.models import Project
-from content.services import sweep_pending_uploads
+from companies.quota import sweep_pending_uploads
 from markers import album, jobs
 
 

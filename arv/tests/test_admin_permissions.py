@@ -96,13 +96,13 @@ def world(tenants, ready_portrait, tmp_path, settings, dns_server):
 
     from companies.models import (
         ApiToken,
-        Folder,
         Invitation,
         Notification,
+        PendingUpload,
         StorageConnection,
         StorageMove,
     )
-    from content.models import PendingUpload, VideoEvent
+    from content.models import VideoEvent
     from markers.models import Job
     from viewer.models import ViewSession, ViewSessionDaily
 
@@ -112,7 +112,6 @@ def world(tenants, ready_portrait, tmp_path, settings, dns_server):
     StorageMove.objects.create(company=tenants.a, source=StorageConnection.get_default(), target=moving_to)
     # The newest connection (the one actions get) is used by nothing, so it can be deleted too.
     StorageConnection.objects.create(name="Spare disk", base_path="spare")
-    Folder.objects.create(project=tenants.project_a, name="Album")
     Notification.objects.create(
         company=tenants.a,
         kind=Notification.Kind.SUBSCRIPTION_EXPIRING,

@@ -178,8 +178,7 @@ def test_send_monthly_reports(tenants, make_portrait, caplog, mailoutbox):
 
 @pytest.mark.django_db
 def test_sweep(tenants, make_portrait, caplog, monkeypatch):
-    from companies.models import StorageConnection
-    from content.models import PendingUpload
+    from companies.models import PendingUpload, StorageConnection
     from markers import jobs
     from markers.models import Job
 

@@ -67,8 +67,8 @@ def _sessions(portrait, *, days_ago: int, found: int, lost: int, device="mobile"
 def build(*, client, tenants, make_user, make_portrait, tmp_path, settings) -> SimpleNamespace:
     from arv.testing import media
     from companies import notifications
-    from companies.models import Folder, Project, StorageConnection, StorageMove
-    from content.models import PendingUpload, Portrait
+    from companies.models import PendingUpload, Project, StorageConnection, StorageMove
+    from content.models import Portrait
     from markers import album, jobs
     from viewer.retention import rollup_view_sessions
 
@@ -123,7 +123,6 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path, settings) -> S
     ns.birthdays = Project.objects.create(
         company=company, name="Birthdays", slug="birthdays", expires_at=now + timedelta(days=5)
     )
-    ns.folder = Folder.objects.create(project=ns.weddings, name="Printed in March")
 
     # Views: this week's (found and not), a print scanned often but rarely found, and older
     # sessions rolled up into daily totals.
@@ -187,16 +186,15 @@ def _brand(company) -> None:
     from PIL import Image
 
     from arv.testing.domains import give_domain
-    from content import services as content_services
-    from content.validators import validate_logo
+    from companies import logos
 
     company.brand_name = BRAND_NAME
     company.brand_accent_color = "#ffd400"
     company.save(update_fields=["brand_name", "brand_accent_color"])
     logo = io.BytesIO()
     Image.new("RGBA", (240, 80), (10, 120, 200, 255)).save(logo, "PNG")
-    content_services.set_company_logo(
-        company=company, logo=validate_logo(SimpleUploadedFile("logo.png", logo.getvalue()))
+    logos.set_company_logo(
+        company=company, logo=logos.validate_logo(SimpleUploadedFile("logo.png", logo.getvalue()))
     )
     give_domain(company, BRAND_DOMAIN)
     company.refresh_from_db()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from arv.testing import media
 from arv.testing.factories import PHONE
-from companies.models import Company
+from companies.models import Company, PendingUpload
 from companies.storage import build_storage
 from companies.tests.conftest import (
     S3_ACCESS_KEY,
@@ -26,7 +26,7 @@ from companies.tests.conftest import (
     make_s3_connection,
     make_yandex_connection,
 )
-from content.models import PendingUpload, Portrait
+from content.models import Portrait
 from lib.storage import storage_error_message
 from markers.jobs import run_job
 from markers.models import Job

@@ -6,11 +6,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from arv.testing.storage_data import populate
-from companies.models import Company
+from companies.models import Company, PendingUpload
 from companies.storage import storage_for_company
 from companies.storage_moves import recompute_storage_usage
 from companies.tests.conftest import make_s3_connection
-from content.models import PendingUpload, Portrait, Video
+from content.models import Portrait, Video
 
 
 def used(company) -> int:

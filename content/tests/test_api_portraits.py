@@ -9,8 +9,9 @@ from django.utils import timezone
 from arv.testing import media
 from arv.testing.api import errors_of, stored_files, token_client
 from arv.testing.factories import jpeg_bytes
+from companies.models import PendingUpload
 from companies.storage import storage_for_company
-from content.models import PendingUpload, Portrait, Video
+from content.models import Portrait, Video
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
 from markers.models import Job
 

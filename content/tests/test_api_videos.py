@@ -6,7 +6,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from arv.testing import media
 from arv.testing.api import errors_of, stored_files, token_client
-from content.models import PendingUpload, Video
+from companies.models import PendingUpload
+from content.models import Video
 from content.tests.test_validators import BAD_VIDEOS
 from markers.models import Job
 

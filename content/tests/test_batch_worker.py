@@ -9,9 +9,10 @@ from django.db import connection
 from django.db.models import Sum
 
 from arv.testing.processes import database_url, start_qcluster, stop, wait_for
+from companies.models import PendingUpload
+from companies.quota import sweep_pending_uploads
 from content import batches
-from content.models import Batch, BatchRow, PendingUpload, Portrait, Video
-from content.services import sweep_pending_uploads
+from content.models import Batch, BatchRow, Portrait, Video
 from content.tests import batch_data, batch_flow
 from markers.jobs import sweep_jobs
 from markers.models import Job, ProjectMarker

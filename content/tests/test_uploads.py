@@ -8,9 +8,11 @@ from django.urls import reverse
 from arv.testing import media
 from arv.testing.api import stored_files
 from arv.testing.factories import jpeg_bytes
+from companies import quota
+from companies.models import PendingUpload
 from companies.storage import storage_for_company
 from content import services
-from content.models import PendingUpload, Portrait, Video
+from content.models import Portrait, Video
 from content.tests.test_validators import BAD_IMAGES, BAD_VIDEOS
 from content.validators import validate_image, validate_video
 from markers.models import Job
@@ -175,7 +177,7 @@ def test_the_sweeper_undoes_uploads_whose_process_died(tenants, settings):
         company=tenants.a, names=[name], reserved_bytes=14, created_at=timezone.now() - timedelta(hours=2)
     )
     fresh = PendingUpload.objects.create(company=tenants.a, names=["alpha/other"], reserved_bytes=0)
-    assert services.sweep_pending_uploads() == 1
+    assert quota.sweep_pending_uploads() == 1
     assert not storage.exists(name)
     assert list(PendingUpload.objects.all()) == [fresh]  # an upload still running is left alone
     tenants.a.refresh_from_db()

@@ -15,9 +15,8 @@ from PIL import Image
 
 from arv.testing.domains import give_domain
 from arv.testing.factories import PHONE
+from companies import logos
 from companies.branding import Brand
-from content import services as content_services
-from content.validators import validate_logo
 from lib.csp import BASE_POLICY
 from markers.models import ProjectMarker
 
@@ -44,7 +43,7 @@ def branded(tenants, ready_portrait, make_portrait, settings, serve_domains):
     company.brand_name = BRAND
     company.brand_accent_color = "#ffd400"
     company.save(update_fields=["brand_name", "brand_accent_color"])
-    content_services.set_company_logo(company=company, logo=validate_logo(SimpleUploadedFile("l.png", _logo())))
+    logos.set_company_logo(company=company, logo=logos.validate_logo(SimpleUploadedFile("l.png", _logo())))
     give_domain(company, "ar.alpha.test")
     expired = make_portrait(tenants.project_a, title="Old", expires_at=timezone.now() - timedelta(days=1))
     preparing = make_portrait(tenants.project_a, title="New")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from content.services import sweep_pending_uploads
+from companies.quota import sweep_pending_uploads
 
 
 class Command(BaseCommand):
