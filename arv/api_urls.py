@@ -8,9 +8,9 @@ operations are served by one view per operation through :func:`lib.api.route`.
 from django.urls import path, re_path
 
 from companies import api as companies
-from content import api as content
 from content import batch_api as batches
 from lib.api import NotFoundApi, route
+from photos import api as photos
 from viewer import api as viewer
 from webhooks import api as webhooks
 
@@ -24,21 +24,21 @@ urlpatterns = [
         name="project",
     ),
     path("projects/<slug:slug>/analytics/", viewer.ProjectAnalyticsApi.as_view(), name="project_analytics"),
-    path("portraits/", route(get=content.PortraitListApi, post=content.PortraitCreateApi), name="portraits"),
+    path("portraits/", route(get=photos.PortraitListApi, post=photos.PortraitCreateApi), name="portraits"),
     path(
         "portraits/<uuid:uuid>/",
-        route(get=content.PortraitDetailApi, patch=content.PortraitUpdateApi, delete=content.PortraitDeleteApi),
+        route(get=photos.PortraitDetailApi, patch=photos.PortraitUpdateApi, delete=photos.PortraitDeleteApi),
         name="portrait",
     ),
-    path("portraits/<uuid:uuid>/markers/", content.PortraitMarkersApi.as_view(), name="portrait_markers"),
-    path("portraits/<uuid:uuid>/regenerate/", content.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
-    path("portraits/<uuid:uuid>/qr.png", content.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
-    path("portraits/<uuid:uuid>/qr.svg", content.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
+    path("portraits/<uuid:uuid>/markers/", photos.PortraitMarkersApi.as_view(), name="portrait_markers"),
+    path("portraits/<uuid:uuid>/regenerate/", photos.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
+    path("portraits/<uuid:uuid>/qr.png", photos.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
+    path("portraits/<uuid:uuid>/qr.svg", photos.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
     path("portraits/<uuid:uuid>/analytics/", viewer.PortraitAnalyticsApi.as_view(), name="portrait_analytics"),
-    path("portraits/<uuid:uuid>/videos/", content.VideoAddApi.as_view(), name="videos"),
+    path("portraits/<uuid:uuid>/videos/", photos.VideoAddApi.as_view(), name="videos"),
     path(
         "portraits/<uuid:uuid>/videos/<int:video_id>/",
-        route(patch=content.VideoUpdateApi, delete=content.VideoDeleteApi),
+        route(patch=photos.VideoUpdateApi, delete=photos.VideoDeleteApi),
         name="video",
     ),
     path("batches/", route(get=batches.BatchListApi, post=batches.BatchCreateApi), name="batches"),

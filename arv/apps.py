@@ -12,6 +12,7 @@ class ArvConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
 
+        # It imports django-q's models, which are not loaded yet when this module is.
         from arv import admin_third_party
 
         register(vendor_static_check)

@@ -19,7 +19,7 @@ urlpatterns = [
     path("accounts/password_reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("invitations/<str:token>/", invitation_link, name="invitation"),
-    path("portal/", include("companies.urls")),
+    path("portal/", include("arv.portal_urls")),
     path("api/v1/", include("arv.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api_schema"), name="api_docs"),

@@ -13,7 +13,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
@@ -22,7 +23,7 @@ from companies import services
 from companies.access import SESSION_KEY, Tenant, check_write, get_project_for_user, scoped_get
 from companies.models import Membership, Project
 from lib.api import ApiView, QuerySerializer
-from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
+from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictSlugRelatedField, StrictURLField
 from lib.api_policies import Pagination
 from lib.api_schema import COMPANY_HEADER
 
@@ -148,6 +149,19 @@ class ProjectInputSerializer(serializers.Serializer):
         return validate_period(
             attrs, self.instance, "starts_at", "expires_at", _("The project must expire after it starts.")
         )
+
+
+@extend_schema_field({"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$"})
+class ProjectSlugField(StrictSlugRelatedField):
+    """A project of the request's company, by slug; other companies' projects do not exist."""
+
+    default_error_messages = {"does_not_exist": gettext_lazy("There is no project “{value}” in this company.")}
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", **kwargs)
+
+    def get_queryset(self):
+        return Project.objects.for_company(self.context["request"].tenant.company)
 
 
 def _project_queryset(request):

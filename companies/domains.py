@@ -34,6 +34,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from companies.hosts import static_hosts
+
 TXT_LABEL = "_arv-verification"
 TXT_PREFIX = "arv-verification="
 WELL_KNOWN_PATH = "/.well-known/arv-verification.txt"
@@ -47,8 +49,6 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 def main_hosts() -> set[str]:
     """Host names of the platform itself: SITE_URL's and the configured ALLOWED_HOSTS."""
-    from companies.hosts import static_hosts
-
     hosts = {h.lstrip(".").lower() for h in static_hosts() if h and h != "*"}
     site = urlsplit(settings.SITE_URL).hostname
     if site:

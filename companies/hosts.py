@@ -66,6 +66,7 @@ def verified_domains() -> dict[str, int]:
         logger.warning("cache unavailable for viewer domains; reading them from the database")
         domains = None
     if domains is None:
+        # Not at the top: the settings import this module (AllowedHosts) before any model exists.
         from companies.models import Company
 
         domains = dict(Company.objects.with_verified_domain().values_list("viewer_domain", "pk"))

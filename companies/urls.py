@@ -1,8 +1,9 @@
-from django.urls import include, path
+"""Portal URLs of the company itself: its projects, members, brand, domain and API key; included
+into the ``portal`` namespace by ``arv/portal_urls.py``."""
+
+from django.urls import path
 
 from companies import invitations, tokens, views
-
-app_name = "portal"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -28,7 +29,4 @@ urlpatterns = [
     path("api-token/", tokens.api_token, name="api_token"),
     path("api-token/create/", tokens.api_token_create, name="api_token_create"),
     path("api-token/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
-    path("", include("content.urls")),
-    path("", include("viewer.portal_urls")),
-    path("", include("webhooks.urls")),
 ]

@@ -20,14 +20,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from companies.access import check_write
-from companies.api import TenantApiView, paginated
+from companies.api import ProjectSlugField, TenantApiView, paginated
 from content import batches
 from content.access import get_batch_for_user
-from content.api import ProjectSlugField, absolute_url
 from content.batch_views import csv_response
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait
 from lib.api import QuerySerializer
-from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField
+from lib.api_fields import StrictCharField, StrictChoiceField, StrictSlugField, StrictURLField, absolute_url
 from lib.api_policies import Pagination
 from lib.api_schema import ErrorSerializer
 from lib.bodylimit import upload_limit_bytes

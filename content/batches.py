@@ -62,6 +62,7 @@ from content.batch_archive import (
 from content.batch_messages import message, names_list
 from content.batch_orders import CSV_MAX_BYTES, ORDERS_NAME, neutralise, plans_from_csv, plans_from_names
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait
+from content.pdfjoin import PdfJoiner
 from content.validators import (
     ValidatedImage,
     ValidatedVideo,
@@ -995,8 +996,6 @@ def make_print_file(*, print_file_id: int) -> str | None:
 
 
 def _write_sheets(portraits: list[Portrait], sheet_format: str, out, *, title: str) -> int:
-    from content.pdfjoin import PdfJoiner
-
     joiner = PdfJoiner(out)
     for portrait in portraits:
         try:

@@ -10,8 +10,13 @@ Kept free of DRF's views, like ``lib.api_schema``: both are imported while views
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+logger = logging.getLogger(__name__)
 
 
 class StrictStringMixin:
@@ -55,3 +60,37 @@ STRICT_VERSIONS = {
     serializers.ChoiceField: StrictChoiceField,
     serializers.SlugRelatedField: StrictSlugRelatedField,
 }
+
+
+# --- Links in representations (the API answers and the webhook payloads) ---------------------------
+
+
+def absolute_url(url: str, request) -> str:
+    """*url* made absolute: on the request's host, or on SITE_URL outside a request (the same
+    representations go into webhook payloads)."""
+    if request is not None:
+        return request.build_absolute_uri(url)
+    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
+
+
+def stored_file_url(fieldfile, request) -> str | None:
+    """Absolute URL of a stored file (``storage.url``); None when there is none or it is unknown."""
+    if not fieldfile:
+        return None
+    try:
+        url = fieldfile.url
+    except Exception:
+        # A remote storage that cannot sign a URL right now must not break the whole answer.
+        logger.exception("no URL for stored file %s", fieldfile.name)
+        return None
+    return absolute_url(url, request)
+
+
+class StoredFileUrlField(serializers.FileField):
+    """A stored file's absolute URL, or null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return stored_file_url(value, self.context.get("request"))

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from markers import jobs, status
+from markers import jobs, mindar, status
 from markers.models import Job
 
 
@@ -75,8 +75,6 @@ class JobAdmin(admin.ModelAdmin):
         ]
 
     def inspect_view(self, request, pk):
-        from markers import mindar
-
         # admin_view() only checks is_staff: reading a marker needs the permission to view jobs.
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -20,9 +20,9 @@ from companies import signals as company_signals
 from companies.api import ProjectOutputSerializer
 from companies.models import Company, Project
 from content import signals as content_signals
-from content.api import PortraitOutputSerializer, VideoOutputSerializer, with_api_relations
 from content.batch_api import BatchOutputSerializer, batch_data
 from content.models import Batch, Portrait, Video
+from photos.api import PortraitOutputSerializer, VideoOutputSerializer, with_api_relations
 from webhooks.models import EventType
 from webhooks.services import emit
 

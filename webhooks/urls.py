@@ -1,4 +1,4 @@
-"""Portal URLs of webhooks, included in the portal's namespace by ``companies.urls``."""
+"""Portal URLs of webhooks, included in the portal's namespace by ``arv/portal_urls.py``."""
 
 from django.urls import path
 

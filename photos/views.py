@@ -1,4 +1,5 @@
-"""Client portal pages for portraits and videos."""
+"""Portal pages of a project's photos, a photo (with its markers' state, "regenerate" and "try
+again") and its videos."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
@@ -24,20 +23,21 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from companies.access import check_write
-from companies.api import TenantApiView, paginated, validate_period
-from companies.models import Project
+from companies.api import ProjectSlugField, TenantApiView, paginated, validate_period
 from content import qr, services
 from content.access import get_portrait_for_user, get_video_for_user
 from content.models import Portrait, Video
 from content.validators import ValidatedVideo, validate_image, validate_video
 from lib.api import QuerySerializer
 from lib.api_fields import (
+    StoredFileUrlField,
     StrictCharField,
     StrictChoiceField,
     StrictEmailField,
     StrictSlugField,
-    StrictSlugRelatedField,
     StrictURLField,
+    absolute_url,
+    stored_file_url,
 )
 from lib.api_policies import Pagination
 from lib.bodylimit import upload_limit_bytes
@@ -93,37 +93,6 @@ def cleanup_uploads(serializer: serializers.Serializer) -> None:
             field.cleanup()
 
 
-def absolute_url(url: str, request) -> str:
-    """*url* made absolute: on the request's host, or on SITE_URL outside a request (the same
-    representations go into webhook payloads)."""
-    if request is not None:
-        return request.build_absolute_uri(url)
-    return settings.SITE_URL.rstrip("/") + url if url.startswith("/") else url
-
-
-def stored_file_url(fieldfile, request) -> str | None:
-    """Absolute URL of a stored file (``storage.url``); None when there is none or it is unknown."""
-    if not fieldfile:
-        return None
-    try:
-        url = fieldfile.url
-    except Exception:
-        # A remote storage that cannot sign a URL right now must not break the whole answer.
-        logger.exception("no URL for stored file %s", fieldfile.name)
-        return None
-    return absolute_url(url, request)
-
-
-class StoredFileUrlField(serializers.FileField):
-    """A stored file's absolute URL, or null."""
-
-    def __init__(self, **kwargs):
-        super().__init__(read_only=True, allow_null=True, **kwargs)
-
-    def to_representation(self, value):
-        return stored_file_url(value, self.context.get("request"))
-
-
 class PortraitApiUrlField(StrictURLField):
     """Absolute URL of one of the portrait's API endpoints."""
 
@@ -134,19 +103,6 @@ class PortraitApiUrlField(StrictURLField):
     def to_representation(self, portrait):
         path = reverse(self.url_name, kwargs={"uuid": portrait.unique_id})
         return absolute_url(path, self.context.get("request"))
-
-
-@extend_schema_field({"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$"})
-class ProjectSlugField(StrictSlugRelatedField):
-    """A project of the request's company, by slug; other companies' projects do not exist."""
-
-    default_error_messages = {"does_not_exist": gettext_lazy("There is no project “{value}” in this company.")}
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="slug", **kwargs)
-
-    def get_queryset(self):
-        return Project.objects.for_company(self.context["request"].tenant.company)
 
 
 # --- Representations ---------------------------------------------------------------------------------
