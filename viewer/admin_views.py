@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from markers.models import Job
+from markers.stats import processing_job_stats
 from viewer import analytics, charts
 from viewer.analytics_views import csv_response, dashboard_context, export_rows
 from viewer.forms import StaffAnalyticsFilterForm, preset_links
@@ -39,7 +40,7 @@ def staff_analytics(request, *, admin_site):
     dates, bucket = form.cleaned_data["dates"], form.cleaned_data["bucket"]
     company = form.cleaned_data.get("company")
     scope = analytics.Scope(company=company)
-    jobs = analytics.processing_job_stats(dates)
+    jobs = processing_job_stats(dates)
     context.update(
         dashboard_context(analytics.dashboard(scope, dates, bucket=bucket)),
         company=company,

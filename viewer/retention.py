@@ -31,8 +31,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from lib.dates import local_midnight
 from lib.periodic import RowFailures
-from viewer.analytics import local_midnight
 from viewer.models import (
     FELL_BACK,
     TIME_TO_FOUND_BUCKETS_MS,
