@@ -161,6 +161,17 @@ def make_portrait(db):
 
 
 @pytest.fixture
+def data(tenants, make_portrait, settings):
+    """The hand-made analytics data set (``analytics_data``: its known answers are worked out there).
+
+    Shared by the analytics tests and the viewer's retention tests, which roll it up."""
+    from arv.testing.analytics_data import build
+
+    settings.TIME_ZONE = "UTC"
+    return build(tenants, make_portrait)
+
+
+@pytest.fixture
 def ready_portrait(tenants, make_portrait):
     """A portrait the viewer can play: ready MindAR marker, preview, a ready video."""
     from django.core.files.base import ContentFile

@@ -240,7 +240,7 @@ def queue_monthly_reports(*, now: datetime | None = None) -> int:
 
     Counts come from the analytics selectors, so they stay right after old sessions are rolled up.
     """
-    from viewer import analytics
+    from analytics import selectors as analytics
 
     now = now or timezone.now()
     created = 0

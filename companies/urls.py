@@ -29,6 +29,6 @@ urlpatterns = [
     path("api-token/create/", tokens.api_token_create, name="api_token_create"),
     path("api-token/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
     path("", include("content.urls")),
-    path("", include("viewer.portal_urls")),
+    path("", include("analytics.urls")),
     path("", include("webhooks.urls")),
 ]

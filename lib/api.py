@@ -1,7 +1,7 @@
 """REST API plumbing shared by the apps' ``api`` modules: errors, pagination, throttles, schema.
 
 The endpoints themselves live next to their services (``companies/api.py``, ``content/api.py``,
-``viewer/api.py``); their URLs are in ``arv/api_urls.py``. Everything here is about *how* the API
+``analytics/api.py``); their URLs are in ``arv/api_urls.py``. Everything here is about *how* the API
 speaks, never *what* it does:
 
 - one error format: ``{"detail": …, "code": …}``, plus ``"errors": {field: [messages]}`` when the

@@ -6,12 +6,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from analytics.tests.test_analytics_pages import RANGE_QUERY, read_csv
 from arv.testing.analytics_data import NOW, RANGE, visit
 from lib.stats import percentiles
 from markers.models import Job
 from markers.stats import processing_job_stats
 from viewer.retention import rollup_view_sessions
-from viewer.tests.test_analytics_pages import RANGE_QUERY, read_csv
 
 
 def finished(portrait, kind, status, *, ms=None, day=2, reused_from=None):
