@@ -204,6 +204,18 @@ def dns_server(settings):
 
 
 @pytest.fixture
+def telegram(settings):
+    """A Bot API stand-in the notifications post to (see arv/testing/telegram.py)."""
+    from arv.testing.telegram import FakeTelegram
+
+    server = FakeTelegram()
+    settings.TELEGRAM_API_URL = server.url
+    settings.TELEGRAM_BOT_TOKEN = "123456:TEST-TOKEN"  # noqa: S105 - the stand-in's token, not a secret
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def serve_domains(settings):
     """ALLOWED_HOSTS as in production: the static names plus verified company domains. (Django's
     test set-up copies ALLOWED_HOSTS into a plain list before any database exists.)"""

@@ -46,7 +46,7 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("companies", "analytics"), ("companies", "content"), ("companies", "markers"), ("content", "markers"),
 }  # fmt: skip
 KNOWN_GROUND_INTO_APPS: set[tuple[str, str]] = set()
-KNOWN_FUNCTION_IMPORTS = 26
+KNOWN_FUNCTION_IMPORTS = 25
 
 
 @dataclass(frozen=True)
