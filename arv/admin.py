@@ -27,7 +27,7 @@ class ArvAdminSite(admin.AdminSite):
         figures["failed_jobs_24h"] = Job.objects.markers().failed_since(since).count()
         return super().index(request, {"platform_figures": figures, **(extra_context or {})})
 
-    # --- Staff analytics (analytics/admin_views.py) --------------------------------------------------
+    # --- Staff analytics (analytics/admin_views.py) -----------------------------------------------
 
     def get_urls(self):
         from analytics import admin_views
