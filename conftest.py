@@ -161,6 +161,17 @@ def make_portrait(db):
 
 
 @pytest.fixture
+def data(tenants, make_portrait, settings):
+    """The hand-made analytics data set (``analytics_data``: its known answers are worked out there).
+
+    Shared by the analytics tests and the viewer's retention tests, which roll it up."""
+    from arv.testing.analytics_data import build
+
+    settings.TIME_ZONE = "UTC"
+    return build(tenants, make_portrait)
+
+
+@pytest.fixture
 def ready_portrait(tenants, make_portrait):
     """A portrait the viewer can play: ready MindAR marker, preview, a ready video."""
     from django.core.files.base import ContentFile
@@ -190,6 +201,18 @@ def dns_server(settings):
         settings.DOMAIN_CHECK_DNS_PORT = server.port
         settings.DOMAIN_CHECK_TIMEOUT = 1
         yield server
+
+
+@pytest.fixture
+def telegram(settings):
+    """A Bot API stand-in the notifications post to (see arv/testing/telegram.py)."""
+    from arv.testing.telegram import FakeTelegram
+
+    server = FakeTelegram()
+    settings.TELEGRAM_API_URL = server.url
+    settings.TELEGRAM_BOT_TOKEN = "123456:TEST-TOKEN"  # noqa: S105 - the stand-in's token, not a secret
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -27,10 +27,10 @@ class ArvAdminSite(admin.AdminSite):
         figures["failed_jobs_24h"] = Job.objects.markers().failed_since(since).count()
         return super().index(request, {"platform_figures": figures, **(extra_context or {})})
 
-    # --- Staff analytics (viewer/admin_views.py) --------------------------------------------------
+    # --- Staff analytics (analytics/admin_views.py) -----------------------------------------------
 
     def get_urls(self):
-        from viewer import admin_views
+        from analytics import admin_views
 
         def view(func):
             return self.admin_view(update_wrapper(partial(func, admin_site=self), func))
@@ -43,7 +43,7 @@ class ArvAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         """The analytics page, listed first under "Viewer" for staff allowed to see it."""
-        from viewer.admin_views import PERMISSION
+        from analytics.admin_views import PERMISSION
 
         app_list = super().get_app_list(request, app_label)
         if request.user.has_perm(PERMISSION):

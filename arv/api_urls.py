@@ -7,11 +7,11 @@ operations are served by one view per operation through :func:`lib.api.route`.
 
 from django.urls import path, re_path
 
+from analytics import api as analytics
 from companies import api as companies
 from content import batch_api as batches
 from lib.api import NotFoundApi, route
 from photos import api as photos
-from viewer import api as viewer
 from webhooks import api as webhooks
 
 app_name = "api"
@@ -23,7 +23,7 @@ urlpatterns = [
         route(get=companies.ProjectDetailApi, patch=companies.ProjectUpdateApi),
         name="project",
     ),
-    path("projects/<slug:slug>/analytics/", viewer.ProjectAnalyticsApi.as_view(), name="project_analytics"),
+    path("projects/<slug:slug>/analytics/", analytics.ProjectAnalyticsApi.as_view(), name="project_analytics"),
     path("portraits/", route(get=photos.PortraitListApi, post=photos.PortraitCreateApi), name="portraits"),
     path(
         "portraits/<uuid:uuid>/",
@@ -34,7 +34,7 @@ urlpatterns = [
     path("portraits/<uuid:uuid>/regenerate/", photos.PortraitRegenerateApi.as_view(), name="portrait_regenerate"),
     path("portraits/<uuid:uuid>/qr.png", photos.PortraitQrPngApi.as_view(), name="portrait_qr_png"),
     path("portraits/<uuid:uuid>/qr.svg", photos.PortraitQrSvgApi.as_view(), name="portrait_qr_svg"),
-    path("portraits/<uuid:uuid>/analytics/", viewer.PortraitAnalyticsApi.as_view(), name="portrait_analytics"),
+    path("portraits/<uuid:uuid>/analytics/", analytics.PortraitAnalyticsApi.as_view(), name="portrait_analytics"),
     path("portraits/<uuid:uuid>/videos/", photos.VideoAddApi.as_view(), name="videos"),
     path(
         "portraits/<uuid:uuid>/videos/<int:video_id>/",

@@ -9,6 +9,6 @@ urlpatterns = [
     path("", include("companies.urls")),
     path("", include("photos.urls")),
     path("", include("content.urls")),
-    path("", include("viewer.portal_urls")),
+    path("", include("analytics.urls")),
     path("", include("webhooks.urls")),
 ]

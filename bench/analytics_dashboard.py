@@ -273,7 +273,7 @@ def measure(client, url: str, runs: int) -> tuple[float, int, list]:
 def pages(ids: dict) -> list[tuple[str, str]]:
     from django.urls import reverse
 
-    from viewer.analytics import DateRange
+    from analytics.selectors import DateRange
 
     def q(days, bucket):
         d = DateRange.last(days)

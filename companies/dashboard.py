@@ -14,10 +14,10 @@ from datetime import timedelta
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from analytics import selectors as analytics
 from companies.models import Company, Project
 from content.models import Portrait
 from markers.models import Job
-from viewer import analytics
 
 # How many photos each attention list shows (the count says how many there are in all).
 ATTENTION_LIMIT = 8

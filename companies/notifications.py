@@ -1,4 +1,7 @@
-"""Messages to companies: expiry reminders and monthly reports, by e-mail and Telegram.
+"""Messages to companies: expiry reminders and other notices, by e-mail and Telegram.
+
+The monthly view report is composed by ``analytics.reports`` (it reads the view analytics, a
+floor above) and created and delivered through :func:`create` and :func:`deliver_pending` here.
 
 Each message is a Notification row whose ``dedupe_key`` is unique, so the same reminder is
 created once however often (or concurrently) the job runs. Delivery claims the row with a
@@ -12,13 +15,12 @@ import json
 import logging
 import urllib.error
 import urllib.request
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -91,7 +93,8 @@ def _channels(company: Company) -> list[str]:
     return channels
 
 
-def _render(template: str, context: dict) -> Message:
+def render(template: str, context: dict) -> Message:
+    """The message of ``companies/email/<template>.txt`` (first line: the subject) and ``.html``."""
     context = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
     text = render_to_string(f"companies/email/{template}.txt", context).strip()
     subject, _sep, body = text.partition("\n")
@@ -173,7 +176,8 @@ def deliver_pending(*, now: datetime | None = None) -> int:
     return done
 
 
-def _in_company_language(company: Company):
+def in_company_language(company: Company):
+    """Render inside this block for messages in the company's language."""
     return translation.override(company.language)
 
 
@@ -192,8 +196,8 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
         with rows.isolated(f"project {project.pk}"):
             if project.expires_at > now + timedelta(days=project.notify_days_before_expiry):
                 continue
-            with _in_company_language(project.company):
-                message = _render(
+            with in_company_language(project.company):
+                message = render(
                     "project_expiring",
                     {"project": project, "company": project.company, "days": (project.expires_at - now).days},
                 )
@@ -213,8 +217,8 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
         with rows.isolated(f"company {company.pk}"):
             if company.subscription_expires_at > now + timedelta(days=company.notify_days_before_expiry):
                 continue
-            with _in_company_language(company):
-                message = _render(
+            with in_company_language(company):
+                message = render(
                     "subscription_expiring", {"company": company, "days": (company.subscription_expires_at - now).days}
                 )
             key = f"subscription_expiring:{company.pk}:{company.subscription_expires_at:%Y%m%dT%H%M%S}"
@@ -226,50 +230,6 @@ def queue_expiry_reminders(*, now: datetime | None = None) -> int:
 
 def send_reminders(*, now: datetime | None = None) -> dict:
     return {"created": queue_expiry_reminders(now=now), "delivered": deliver_pending(now=now)}
-
-
-def _previous_month(now: datetime, tz: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
-    local = now.astimezone(tz)
-    end = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    start = (end - timedelta(days=1)).replace(day=1)
-    return start, end
-
-
-def queue_monthly_reports(*, now: datetime | None = None) -> int:
-    """Last month's "your photos were viewed N times" report, once per company and month.
-
-    Counts come from the analytics selectors, so they stay right after old sessions are rolled up.
-    """
-    from viewer import analytics
-
-    now = now or timezone.now()
-    created = 0
-    companies = (
-        Company.objects.filter(is_active=True, monthly_report_opt_out=False)
-        .annotate(photo_count=Count("portraits"))
-        .filter(photo_count__gt=0)
-    )
-    rows = RowFailures("queue_monthly_reports")
-    for company in companies:
-        with rows.isolated(f"company {company.pk}"):
-            start, end = _previous_month(now, zoneinfo.ZoneInfo(company.timezone))
-            dates = analytics.DateRange(start.date(), (end - timedelta(days=1)).date())
-            scope = analytics.Scope(company=company)
-            views = analytics.summary(scope, dates).sessions
-            top = [
-                {"title": row.title, "views": row.totals.sessions}
-                for row in analytics.top_portraits(scope, dates, limit=5)
-            ]
-            with _in_company_language(company):
-                message = _render("monthly_report", {"company": company, "month": start, "views": views, "top": top})
-            key = f"monthly_report:{company.pk}:{start:%Y-%m}"
-            if create(company=company, kind=Notification.Kind.MONTHLY_REPORT, key=key, message=message):
-                created += 1
-    return created
-
-
-def send_monthly_reports(*, now: datetime | None = None) -> dict:
-    return {"created": queue_monthly_reports(now=now), "delivered": deliver_pending(now=now)}
 
 
 def _renewed(expires_at: datetime, months: int, now: datetime) -> datetime:

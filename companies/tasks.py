@@ -8,10 +8,6 @@ def send_reminders() -> dict:
     return notifications.send_reminders()
 
 
-def send_monthly_reports() -> dict:
-    return notifications.send_monthly_reports()
-
-
 def renew_subscriptions() -> dict:
     return notifications.renew_and_expire()
 

@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from analytics import charts
 from companies import domains, logos, services
 from companies.access import (
     SESSION_KEY,
@@ -26,7 +27,6 @@ from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, Switch
 from companies.models import Company, Invitation, Project
 from lib.ratelimit import allow
 from lib.storage import StorageUnavailable, storage_error_message
-from viewer import charts
 
 # Invitation e-mails an owner may send per company per hour: enough for onboarding a team, too
 # few to use the platform's mail server against someone's inbox.

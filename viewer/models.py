@@ -1,7 +1,7 @@
 """View sessions: one row per visit of a viewer page, filled in by the page's beacon.
 
 Raw sessions may be rolled up into :class:`ViewSessionDaily` after a while (see
-``viewer.retention``); ``viewer.analytics`` reads both, so numbers do not change at the boundary.
+``viewer.retention``); ``analytics.selectors`` reads both, so numbers do not change at the boundary.
 """
 
 from __future__ import annotations

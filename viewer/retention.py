@@ -4,7 +4,7 @@ Raw sessions grow by one row per visit and carry personal data (user agent, anon
 dashboards only need their totals. ``ANALYTICS_RAW_RETENTION_DAYS`` (0: keep raw rows forever)
 makes the scheduled job ``viewer.tasks.rollup_view_sessions`` add up every whole local day older
 than that into :class:`~viewer.models.ViewSessionDaily` rows and delete the raw ones. What stays
-exact after the rollup is listed on that model; ``viewer.analytics`` reads both tables.
+exact after the rollup is listed on that model; ``analytics.selectors`` reads both tables.
 
 Safety:
 
@@ -31,8 +31,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
+from lib.dates import local_midnight
 from lib.periodic import RowFailures
-from viewer.analytics import local_midnight
 from viewer.models import (
     FELL_BACK,
     TIME_TO_FOUND_BUCKETS_MS,

@@ -29,8 +29,8 @@ import uuid
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
+from analytics.selectors import DateRange
 from companies.models import Project
-from viewer.analytics import DateRange
 from viewer.models import ViewSession
 
 RANGE = DateRange(date(2026, 3, 1), date(2026, 3, 10))

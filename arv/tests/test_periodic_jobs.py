@@ -170,7 +170,7 @@ def test_send_monthly_reports(tenants, make_portrait, caplog, mailoutbox):
     make_portrait(tenants.project_b)
     bad_timezone(tenants.b)
 
-    counts = run("companies.tasks.send_monthly_reports")
+    counts = run("analytics.tasks.send_monthly_reports")
     assert counts == {"created": 1, "delivered": 1}
     assert Notification.objects.get(kind="monthly_report").company == tenants.a
     assert failures(caplog) == [f"queue_monthly_reports: company {tenants.b.pk} failed; the other rows go on"]
@@ -315,7 +315,7 @@ JOB_TESTS = {
     "content.tasks.rebase_rotations": test_rebase_rotations,
     "companies.tasks.renew_subscriptions": test_renew_subscriptions,
     "companies.tasks.send_reminders": test_send_reminders,
-    "companies.tasks.send_monthly_reports": test_send_monthly_reports,
+    "analytics.tasks.send_monthly_reports": test_send_monthly_reports,
     "markers.tasks.sweep": test_sweep,
     "viewer.tasks.rollup_view_sessions": test_rollup_view_sessions,
     "companies.tasks.check_viewer_domains": test_check_viewer_domains,

@@ -1,9 +1,6 @@
 """Expiry reminders and monthly reports by e-mail and Telegram (a real local HTTP server)."""
 
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
@@ -11,50 +8,6 @@ from django.utils import timezone
 
 from companies import notifications
 from companies.models import Notification, Project
-
-
-class FakeTelegram:
-    """A Bot API stand-in on 127.0.0.1 that records sendMessage calls and can be told to fail."""
-
-    def __init__(self):
-        self.requests = []
-        self.fail_next = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "body": body})
-                if outer.fail_next:
-                    outer.fail_next -= 1
-                    self.send_response(502)
-                    payload = {"ok": False, "description": "Bad Gateway"}
-                else:
-                    self.send_response(200)
-                    payload = {"ok": True, "result": {"message_id": len(outer.requests)}}
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps(payload).encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def telegram(settings):
-    server = FakeTelegram()
-    settings.TELEGRAM_API_URL = server.url
-    settings.TELEGRAM_BOT_TOKEN = "123456:TEST-TOKEN"
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -206,36 +159,3 @@ def test_renewal_and_expiry(tenants):
         "subscriptions_renewed": 0,
         "failed": 0,
     }
-
-
-@pytest.mark.django_db
-def test_monthly_report(tenants, make_portrait, telegram):
-    import uuid
-
-    from viewer.models import ViewSession
-
-    popular = make_portrait(tenants.project_a, title="Popular")
-    quiet = make_portrait(tenants.project_a, title="Quiet")
-    now = timezone.now()
-    last_month = (now.replace(day=1) - timedelta(days=3)).replace(hour=12)
-    for portrait, n in ((popular, 3), (quiet, 1)):
-        for _ in range(n):
-            ViewSession.objects.create(
-                session_id=uuid.uuid4(),
-                company=tenants.a,
-                project=tenants.project_a,
-                portrait=portrait,
-                created_at=last_month,
-            )
-    ViewSession.objects.create(
-        session_id=uuid.uuid4(), company=tenants.a, project=tenants.project_a, portrait=quiet, created_at=now
-    )
-    counts = notifications.send_monthly_reports()
-    assert counts["created"] == 1
-    (message,) = mail.outbox
-    assert "viewed 4 times" in message.body
-    assert message.body.index("Popular — 3") < message.body.index("Quiet — 1")
-    assert notifications.send_monthly_reports()["created"] == 0
-    tenants.b.monthly_report_opt_out = True
-    tenants.b.save()
-    assert Notification.objects.filter(company=tenants.b).count() == 0

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 
+from analytics import selectors as analytics
+from analytics.selectors import DateRange, Scope
 from arv.testing.analytics_data import NOW, RANGE, at, build, visit
-from viewer import analytics
-from viewer.analytics import DateRange, Scope
 from viewer.models import ViewSession, ViewSessionDaily
 from viewer.retention import cutoff_day, rollup_view_sessions
 

@@ -42,7 +42,7 @@ SCHEDULES = {
         "e-mail and Telegram reminders before projects and subscriptions expire; retry failed channels",
     ),
     "arv: monthly reports": (
-        "companies.tasks.send_monthly_reports",
+        "analytics.tasks.send_monthly_reports",
         Schedule.CRON,
         "0 8 * * *",
         "last month's view report per company, checked daily and sent once per month",

@@ -15,7 +15,7 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from viewer.analytics import Bucket, TimePoint
+from analytics.selectors import Bucket, TimePoint
 
 # Above this many points, bars would be thinner than a pixel on a phone: draw a line instead.
 MAX_BARS = 62

@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
+from analytics import selectors as analytics
+from analytics.selectors import DateRange, Scope, Totals
 from arv.testing.analytics_data import NOW, RANGE, at, visit
-from viewer import analytics
-from viewer.analytics import DateRange, Scope, Totals
 from viewer.retention import rollup_view_sessions
 
 

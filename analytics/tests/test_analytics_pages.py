@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from analytics.views import spreadsheet_safe
 from arv.testing.analytics_data import NOW, at, visit
-from viewer.analytics_views import spreadsheet_safe
 from viewer.retention import rollup_view_sessions
 
 RANGE_QUERY = {"start": "2026-03-01", "end": "2026-03-10"}
@@ -227,7 +227,7 @@ def _grow(data, n):
         visit(portrait, at(1 + i % 10, i % 24), device=device, os=f"OS{i % 4}", ttf=100 * i, watch=i)
 
 
-# Every page: session, user, memberships (the tenant), then its object, then viewer.analytics:
+# Every page: session, user, memberships (the tenant), then its object, then analytics.selectors:
 #   dashboard: totals per local day and device/OS/browser (raw, rolled up), the median, and
 #   the top portraits (raw, rolled up, titles).
 PAGE_QUERIES = {
@@ -284,7 +284,7 @@ def test_svg_coordinates_stay_numbers_in_every_language(client_for, data):
 
 
 def test_axis_tops_are_round_numbers():
-    from viewer.charts import nice_ceiling
+    from analytics.charts import nice_ceiling
 
     assert [nice_ceiling(v) for v in (0, 1, 3, 7, 11, 101, 130, 999, 1001)] == [1, 1, 3, 8, 12, 120, 150, 1000, 1200]
 
@@ -292,8 +292,8 @@ def test_axis_tops_are_round_numbers():
 def test_long_series_become_a_line():
     from datetime import date, timedelta
 
-    from viewer.analytics import TimePoint, Totals
-    from viewer.charts import sessions_chart
+    from analytics.charts import sessions_chart
+    from analytics.selectors import TimePoint, Totals
 
     series = [TimePoint(date(2026, 1, 1) + timedelta(days=i), Totals(sessions=i % 5)) for i in range(90)]
     with translation.override("en"):

@@ -5,8 +5,8 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from analytics.selectors import DateRange, bounded_range
 from companies.models import Company
-from viewer.analytics import DateRange, bounded_range
 
 DEFAULT_DAYS = 30
 

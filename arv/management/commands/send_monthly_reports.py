@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from companies.notifications import send_monthly_reports
+from analytics.reports import send_monthly_reports
 
 
 class Command(BaseCommand):

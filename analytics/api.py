@@ -11,11 +11,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from analytics import selectors
 from companies.access import get_project_for_user
 from companies.api import TenantApiView
 from content.access import get_portrait_for_user
 from lib.api import QuerySerializer
-from viewer import analytics
 from viewer.models import ViewSession
 
 
@@ -54,20 +54,20 @@ class PeriodSerializer(QuerySerializer):
     start = serializers.DateField(
         required=False,
         help_text=(
-            f"First day (local date, from {analytics.EARLIEST.isoformat()}); default: the first day there is, "
-            f"at most {analytics.MAX_RANGE_DAYS} days before the end."
+            f"First day (local date, from {selectors.EARLIEST.isoformat()}); default: the first day there is, "
+            f"at most {selectors.MAX_RANGE_DAYS} days before the end."
         ),
     )
     end = serializers.DateField(
         required=False,
         help_text=(
-            f"Last day (local date, inclusive, until {analytics.LATEST.isoformat()}); default: today. "
-            f"The period is at most {analytics.MAX_RANGE_DAYS} days."
+            f"Last day (local date, inclusive, until {selectors.LATEST.isoformat()}); default: today. "
+            f"The period is at most {selectors.MAX_RANGE_DAYS} days."
         ),
     )
 
 
-def _period(request, *, first: date) -> analytics.DateRange:
+def _period(request, *, first: date) -> selectors.DateRange:
     """The asked-for period, with the portal's bounds; a 400 naming the parameter otherwise."""
     period = PeriodSerializer(data=request.query_params)
     period.is_valid(raise_exception=True)
@@ -76,13 +76,13 @@ def _period(request, *, first: date) -> analytics.DateRange:
     start = given.get("start")
     if start is None:
         last = min(first, end)
-        longest = min(analytics.MAX_RANGE_DAYS - 1, (end - date.min).days)
+        longest = min(selectors.MAX_RANGE_DAYS - 1, (end - date.min).days)
         start = max(last, end - timedelta(days=longest))
     try:
-        return analytics.bounded_range(start, end)
+        return selectors.bounded_range(start, end)
     except DjangoValidationError as exc:
         if exc.code == "out_of_bounds":
-            bounds = (analytics.EARLIEST, analytics.LATEST)
+            bounds = (selectors.EARLIEST, selectors.LATEST)
             fields = [name for name in ("start", "end") if name in given and not bounds[0] <= given[name] <= bounds[1]]
         elif exc.code == "too_long" and "end" not in given:
             fields = ["start"]
@@ -91,9 +91,9 @@ def _period(request, *, first: date) -> analytics.DateRange:
         raise serializers.ValidationError({name: [exc.messages[0]] for name in fields or ["end"]}) from None
 
 
-def _statistics(request, scope: analytics.Scope, *, first: date, views: int) -> dict:
+def _statistics(request, scope: selectors.Scope, *, first: date, views: int) -> dict:
     dates = _period(request, first=first)
-    summary, breakdowns = analytics.summary_and_breakdowns(scope, dates)
+    summary, breakdowns = selectors.summary_and_breakdowns(scope, dates)
     devices = {device: 0 for device in ViewSession.Device.values}
     devices.update({item.value: item.sessions for item in breakdowns.devices if item.value in devices})
     return {
@@ -124,7 +124,7 @@ class PortraitAnalyticsApi(TenantApiView):
     def get(self, request, uuid):
         portrait = get_portrait_for_user(request, uuid)
         first = timezone.localdate(portrait.created_at)
-        data = _statistics(request, analytics.Scope(portrait=portrait), first=first, views=portrait.views_count)
+        data = _statistics(request, selectors.Scope(portrait=portrait), first=first, views=portrait.views_count)
         return Response(AnalyticsSerializer(data).data)
 
 
@@ -142,5 +142,5 @@ class ProjectAnalyticsApi(TenantApiView):
         project = get_project_for_user(request, slug)
         views = project.portraits.aggregate(n=Sum("views_count"))["n"] or 0
         first = timezone.localdate(project.created_at)
-        data = _statistics(request, analytics.Scope(project=project), first=first, views=views)
+        data = _statistics(request, selectors.Scope(project=project), first=first, views=views)
         return Response(AnalyticsSerializer(data).data)

@@ -1,8 +1,8 @@
 """Portal analytics: a company's, a project's and a photo's dashboard, and the same as CSV.
 
-Every page reads through ``viewer.analytics`` (the numbers) after fetching its object through the
+Every page reads through ``analytics.selectors`` (the numbers) after fetching its object through the
 access helpers (tenancy: another company's project or photo is a 404). Staff see the same pages
-across companies in the admin (``viewer.admin_views``).
+across companies in the admin (``analytics.admin_views``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from analytics import charts, selectors
+from analytics.forms import AnalyticsFilterForm, preset_links
 from companies.access import get_project_for_user, portal_view
 from content.access import get_portrait_for_user
-from viewer import analytics, charts
-from viewer.forms import AnalyticsFilterForm, preset_links
 from viewer.models import ViewSession
 
 # Cells starting with these are formulas (or become one) in Excel, LibreOffice and Google Sheets;
@@ -32,7 +32,7 @@ BOM = "\ufeff"
 # --- Shared by the portal pages and the staff page ---------------------------------------------
 
 
-def breakdown_sections(breakdowns: analytics.Breakdowns) -> list[dict]:
+def breakdown_sections(breakdowns: selectors.Breakdowns) -> list[dict]:
     devices = dict(ViewSession.Device.choices)
     unknown = _("Unknown")
     sections = [
@@ -46,8 +46,8 @@ def breakdown_sections(breakdowns: analytics.Breakdowns) -> list[dict]:
     ]
 
 
-def dashboard_context(dashboard: analytics.Dashboard) -> dict:
-    """What ``analytics/_dashboard.html`` draws, from one ``analytics.dashboard()`` result."""
+def dashboard_context(dashboard: selectors.Dashboard) -> dict:
+    """What ``analytics/_dashboard.html`` draws, from one ``selectors.dashboard()`` result."""
     period = {"day": _("Sessions per day"), "week": _("Sessions per week"), "month": _("Sessions per month")}
     return {
         "dashboard": dashboard,
@@ -92,7 +92,7 @@ def _ratio(value: float | None, digits: int = 4) -> str:
 
 
 def export_rows(
-    scope: analytics.Scope, dates: analytics.DateRange, bucket: analytics.Bucket, *, with_company: bool = False
+    scope: selectors.Scope, dates: selectors.DateRange, bucket: selectors.Bucket, *, with_company: bool = False
 ) -> Iterator[list]:
     """The CSV: a header, then one row per photo and period with sessions (staff: with the company)."""
     yield [
@@ -108,7 +108,7 @@ def export_rows(
         _("Play rate"),
         _("Average watch time (s)"),
     ]
-    for start, p in analytics.portrait_rows(scope, dates, bucket=bucket):
+    for start, p in selectors.portrait_rows(scope, dates, bucket=bucket):
         t = p.totals
         yield [
             start.isoformat(),
@@ -134,7 +134,7 @@ def _page(request, *, scope, context: dict, csv_url: str):
     if not form.is_valid():
         # The page with the form and its message, and no figures for a range that makes no sense.
         return render(request, "analytics/dashboard.html", context, status=400)
-    data = analytics.dashboard(scope, form.cleaned_data["dates"], bucket=form.cleaned_data["bucket"])
+    data = selectors.dashboard(scope, form.cleaned_data["dates"], bucket=form.cleaned_data["bucket"])
     query = form.query_string()
     context.update(
         dashboard_context(data), csv_url=f"{csv_url}?{query}", filter_query=query, show_top=scope.portrait is None
@@ -158,7 +158,7 @@ def company_analytics(request):
     company = request.tenant.company
     return _page(
         request,
-        scope=analytics.Scope(company=company),
+        scope=selectors.Scope(company=company),
         context={"company": company, "heading": company.name, "level": "company"},
         csv_url=reverse("portal:analytics_csv"),
     )
@@ -168,7 +168,7 @@ def company_analytics(request):
 @portal_view
 def company_analytics_csv(request):
     company = request.tenant.company
-    return _csv(request, scope=analytics.Scope(company=company), name=company.slug)
+    return _csv(request, scope=selectors.Scope(company=company), name=company.slug)
 
 
 @require_safe
@@ -177,7 +177,7 @@ def project_analytics(request, slug):
     project = get_project_for_user(request, slug)
     return _page(
         request,
-        scope=analytics.Scope(project=project),
+        scope=selectors.Scope(project=project),
         context={"company": request.tenant.company, "project": project, "heading": project.name, "level": "project"},
         csv_url=reverse("portal:project_analytics_csv", args=[project.slug]),
     )
@@ -187,7 +187,7 @@ def project_analytics(request, slug):
 @portal_view
 def project_analytics_csv(request, slug):
     project = get_project_for_user(request, slug)
-    return _csv(request, scope=analytics.Scope(project=project), name=project.slug)
+    return _csv(request, scope=selectors.Scope(project=project), name=project.slug)
 
 
 @require_safe
@@ -196,7 +196,7 @@ def portrait_analytics(request, uuid):
     portrait = get_portrait_for_user(request, uuid)
     return _page(
         request,
-        scope=analytics.Scope(portrait=portrait),
+        scope=selectors.Scope(portrait=portrait),
         context={
             "company": request.tenant.company,
             "project": portrait.project,
@@ -212,4 +212,4 @@ def portrait_analytics(request, uuid):
 @portal_view
 def portrait_analytics_csv(request, uuid):
     portrait = get_portrait_for_user(request, uuid)
-    return _csv(request, scope=analytics.Scope(portrait=portrait), name=str(portrait.unique_id))
+    return _csv(request, scope=selectors.Scope(portrait=portrait), name=str(portrait.unique_id))

@@ -41,18 +41,18 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum, Value, Window
-from django.db.models.functions import RowNumber, TruncDate
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from companies.models import Company, Project
 from content.models import Portrait
-from markers.models import Job
+from lib.dates import local_midnight
 from viewer.models import (
     FELL_BACK,
     TIME_TO_FOUND_BUCKETS_MS,
@@ -128,10 +128,6 @@ class DateRange:
     def bounds(self) -> tuple[datetime, datetime]:
         """[local midnight of start, local midnight after end) as aware datetimes."""
         return local_midnight(self.start), local_midnight(self.end + timedelta(days=1))
-
-
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
 
 
 # A year and a day: a dashboard's cost grows with the range, so it is bounded (see the benchmark).
@@ -664,108 +660,3 @@ def _flush(start, acc: dict[int, Totals], info: dict[int, PortraitTotals]):
     for portrait in sorted(acc):
         if portrait in info:
             yield start, replace(info[portrait], totals=acc[portrait])
-
-
-# --- Staff: processing jobs ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobKindStats:
-    kind: str
-    finished: int
-    failed: int
-    # Jobs that reused an identical earlier marker instead of compiling: excluded from the times.
-    reused: int
-    p50_ms: float | None
-    p95_ms: float | None
-
-    @property
-    def failure_share(self) -> float | None:
-        return _share(self.failed, self.finished)
-
-
-@dataclass(frozen=True)
-class JobStats:
-    kinds: list[JobKindStats]
-    failures_per_day: list[tuple[date, int]]
-
-
-def processing_job_stats(dates: DateRange) -> JobStats:
-    """Staff: per job kind, jobs finished in the range, failures, and p50/p95 processing times.
-
-    Three queries. A job row holds its latest run only (re-runs overwrite it), so these are the
-    jobs whose latest run finished in the range. Times are over successful, non-reused runs.
-    """
-    start, end = dates.bounds()
-    finished = Job.objects.filter(finished_at__gte=start, finished_at__lt=end)
-    counts = {
-        row["kind"]: row
-        for row in finished.filter(status__in=[Job.Status.READY, Job.Status.FAILED])
-        .values("kind")
-        .annotate(
-            n=Count("pk"),
-            failed=Count("pk", filter=Q(status=Job.Status.FAILED)),
-            reused=Count("pk", filter=Q(status=Job.Status.READY, reused_from__isnull=False)),
-        )
-        .order_by()
-    }
-    compiled = finished.filter(status=Job.Status.READY, reused_from__isnull=True)
-    quantiles = percentiles(compiled, "duration_ms", (0.5, 0.95), partition="kind")
-    kinds = [
-        JobKindStats(
-            kind=kind,
-            finished=counts.get(kind, {}).get("n", 0),
-            failed=counts.get(kind, {}).get("failed", 0),
-            reused=counts.get(kind, {}).get("reused", 0),
-            p50_ms=quantiles.get(kind, {}).get(0.5),
-            p95_ms=quantiles.get(kind, {}).get(0.95),
-        )
-        for kind in Job.Kind.values
-    ]
-    failures = dict(
-        finished.filter(status=Job.Status.FAILED)
-        .annotate(day=TruncDate("finished_at", tzinfo=timezone.get_default_timezone()))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("day", "n")
-    )
-    return JobStats(kinds, [(day, failures.get(day, 0)) for day in bucket_starts(dates, "day")])
-
-
-def percentiles(queryset, field: str, fractions: tuple[float, ...], *, partition: str) -> dict:
-    """``{partition value: {fraction: value}}`` like ``percentile_cont``, in one portable query.
-
-    Window functions number the sorted rows of each partition and count them; only the one or two
-    rows around each wanted position ``fraction * (n - 1)`` come back, and are interpolated here.
-    """
-    ranked = (
-        queryset.filter(**{f"{field}__isnull": False})
-        .order_by()
-        .annotate(
-            _rank=Window(RowNumber(), partition_by=[F(partition)], order_by=[F(field).asc(), F("pk").asc()]),
-            _n=Window(Count("pk"), partition_by=[F(partition)]),
-        )
-    )
-    near = Q()
-    for i, fraction in enumerate(fractions):
-        # Distance of this row's 0-based position from the wanted one. The two rows interpolated
-        # are floor(position) and the next, which is a whole 1 away when the position is whole
-        # (the median of an odd count): keep the rows within 2, so float rounding in the
-        # database can never drop one of them.
-        distance = ExpressionWrapper((F("_rank") - 1) - Value(fraction) * (F("_n") - 1), output_field=FloatField())
-        ranked = ranked.annotate(**{f"_d{i}": distance})
-        near |= Q(**{f"_d{i}__gt": -2, f"_d{i}__lt": 2})
-    found: dict = defaultdict(dict)
-    for part, rank, n, value in ranked.filter(near).values_list(partition, "_rank", "_n", field):
-        found[part][rank - 1] = (n, value)
-    result: dict = {}
-    for part, rows in found.items():
-        n = next(iter(rows.values()))[0]
-        result[part] = {}
-        for fraction in fractions:
-            position = fraction * (n - 1)
-            low, high = int(position), min(int(position) + 1, n - 1)
-            lo_value, hi_value = rows[low][1], rows[high][1]
-            result[part][fraction] = lo_value + (hi_value - lo_value) * (position - low)
-    return result

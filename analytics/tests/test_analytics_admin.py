@@ -6,11 +6,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from analytics.tests.test_analytics_pages import RANGE_QUERY, read_csv
 from arv.testing.analytics_data import NOW, RANGE, visit
+from lib.stats import percentiles
 from markers.models import Job
-from viewer import analytics
+from markers.stats import processing_job_stats
 from viewer.retention import rollup_view_sessions
-from viewer.tests.test_analytics_pages import RANGE_QUERY, read_csv
 
 
 def finished(portrait, kind, status, *, ms=None, day=2, reused_from=None):
@@ -47,7 +48,7 @@ def build_portrait(data, i):
 
 @pytest.mark.django_db
 def test_processing_job_stats(jobs):
-    stats = analytics.processing_job_stats(RANGE)
+    stats = processing_job_stats(RANGE)
     by_kind = {k.kind: k for k in stats.kinds}
     mindar = by_kind["mindar"]
     assert (mindar.finished, mindar.failed, mindar.reused) == (6, 1, 1)
@@ -68,7 +69,7 @@ def test_percentiles_like_percentile_cont(data):
     finished(data.pa1, "nft", "ready", ms=700)
     finished(data.pa1, "mindar", "ready", ms=2000)
     finished(data.pa2, "mindar", "ready", ms=1000)
-    result = analytics.percentiles(Job.objects.all(), "duration_ms", (0.5, 0.95), partition="kind")
+    result = percentiles(Job.objects.all(), "duration_ms", (0.5, 0.95), partition="kind")
     assert result == {"nft": {0.5: 700, 0.95: 700}, "mindar": {0.5: 1500, 0.95: pytest.approx(1950)}}
 
 
@@ -81,7 +82,7 @@ def test_percentiles_at_a_whole_position(tenants, make_portrait, count):
 
     for ms in range(count, 0, -1):
         Portrait.objects.filter(pk=make_portrait(tenants.project_a).pk).update(image_bytes=ms * 100)
-    result = analytics.percentiles(Portrait.objects.all(), "image_bytes", (0.5, 0.95), partition="project")
+    result = percentiles(Portrait.objects.all(), "image_bytes", (0.5, 0.95), partition="project")
     quantiles = result[tenants.project_a.pk]
     assert quantiles[0.5] == (count + 1) // 2 * 100
     assert quantiles[0.95] == pytest.approx((0.95 * (count - 1) + 1) * 100)

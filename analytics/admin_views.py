@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from analytics import charts, selectors
+from analytics.forms import StaffAnalyticsFilterForm, preset_links
+from analytics.views import csv_response, dashboard_context, export_rows
 from markers.models import Job
-from viewer import analytics, charts
-from viewer.analytics_views import csv_response, dashboard_context, export_rows
-from viewer.forms import StaffAnalyticsFilterForm, preset_links
+from markers.stats import processing_job_stats
 
 PERMISSION = "viewer.view_viewsession"
 
@@ -38,13 +39,13 @@ def staff_analytics(request, *, admin_site):
         return render(request, "admin/viewer/analytics.html", context, status=400)
     dates, bucket = form.cleaned_data["dates"], form.cleaned_data["bucket"]
     company = form.cleaned_data.get("company")
-    scope = analytics.Scope(company=company)
-    jobs = analytics.processing_job_stats(dates)
+    scope = selectors.Scope(company=company)
+    jobs = processing_job_stats(dates)
     context.update(
-        dashboard_context(analytics.dashboard(scope, dates, bucket=bucket)),
+        dashboard_context(selectors.dashboard(scope, dates, bucket=bucket)),
         company=company,
         extra_query=f"company={company.pk}" if company else "",
-        top_companies=analytics.top_companies(dates) if company is None else [],
+        top_companies=selectors.top_companies(dates) if company is None else [],
         show_top=True,
         job_rows=[(Job.Kind(k.kind).label, k) for k in jobs.kinds],
         failures_chart=charts.time_chart(jobs.failures_per_day, "day", title=_("Failed jobs per day"), unit="failures"),
@@ -66,6 +67,6 @@ def staff_analytics_csv(request, *, admin_site):
     dates, company = form.cleaned_data["dates"], form.cleaned_data.get("company")
     name = company.slug if company else "all"
     return csv_response(
-        export_rows(analytics.Scope(company=company), dates, form.cleaned_data["bucket"], with_company=True),
+        export_rows(selectors.Scope(company=company), dates, form.cleaned_data["bucket"], with_company=True),
         f"analytics-{name}-{dates.start:%Y%m%d}-{dates.end:%Y%m%d}.csv",
     )

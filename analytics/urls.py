@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from viewer import analytics_views as views
+from analytics import views
 
 urlpatterns = [
     path("analytics/", views.company_analytics, name="analytics"),
