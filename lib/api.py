@@ -1,8 +1,8 @@
 """REST API plumbing shared by the apps' ``api`` modules: errors, pagination, throttles, schema.
 
 The endpoints themselves live next to their services (``companies/api.py``, ``photos/api.py``,
-``analytics/api.py``, ``webhooks/api.py``); their URLs are in ``arv/api_urls.py``. Everything here is about *how* the API
-speaks, never *what* it does:
+``content/batch_api.py``, ``analytics/api.py``, ``webhooks/api.py``); their URLs are in
+``arv/api_urls.py``. Everything here is about *how* the API speaks, never *what* it does:
 
 - one error format: ``{"detail": …, "code": …}``, plus ``"errors": {field: [messages]}`` when the
   input was invalid (Django ``ValidationError``\\s raised by services included);
