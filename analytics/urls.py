@@ -1,10 +1,12 @@
-"""Portal analytics URLs; included into the ``portal`` namespace by ``companies.urls``."""
+"""The portal's first page and its analytics; included into the ``portal`` namespace by
+``arv/portal_urls.py``."""
 
 from django.urls import path
 
 from analytics import views
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("analytics/", views.company_analytics, name="analytics"),
     path("analytics.csv", views.company_analytics_csv, name="analytics_csv"),
     path("projects/<slug:slug>/analytics/", views.project_analytics, name="project_analytics"),

@@ -17,8 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from analytics import charts, selectors
+from analytics.dashboard import overview as dashboard_overview
 from analytics.forms import AnalyticsFilterForm, preset_links
-from companies.access import get_project_for_user, portal_view
+from companies.access import get_project_for_user, own_invitations, portal_view
+from companies.models import Project
 from content.access import get_portrait_for_user
 from viewer.models import ViewSession
 
@@ -27,6 +29,23 @@ from viewer.models import ViewSession
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Lets Excel open the UTF-8 file as UTF-8 (Cyrillic titles); other readers skip it.
 BOM = "\ufeff"
+
+
+@portal_view
+def dashboard(request):
+    """The portal's first page: the company's projects and what needs attention, with this week's
+    visits (``analytics.dashboard``)."""
+    company = request.tenant.company
+    projects = Project.objects.for_company(company).exclude(status=Project.Status.ARCHIVED).with_portrait_counts()
+    overview = dashboard_overview(company)
+    context = {
+        "company": company,
+        "projects": projects[:50],
+        "overview": overview,
+        "views_chart": charts.sessions_chart(overview.views_series, "day", title=_("Visits per day")),
+        "invitations": own_invitations(request),
+    }
+    return render(request, "companies/dashboard.html", context)
 
 
 # --- Shared by the portal pages and the staff page ---------------------------------------------

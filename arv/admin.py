@@ -7,6 +7,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from analytics import admin_views
+from companies.models import Company, Project
+from content.models import Portrait
+from markers.models import Job
+
 
 class ArvAdminSite(admin.AdminSite):
     site_header = _("ARV back office")
@@ -14,10 +19,6 @@ class ArvAdminSite(admin.AdminSite):
     index_title = _("Platform")
 
     def index(self, request, extra_context=None):
-        from companies.models import Company, Project
-        from content.models import Portrait
-        from markers.models import Job
-
         since = timezone.now() - timedelta(hours=24)
         figures = Company.objects.aggregate(
             companies=Count("pk"), active_companies=Count("pk", filter=Q(is_active=True))
@@ -30,8 +31,6 @@ class ArvAdminSite(admin.AdminSite):
     # --- Staff analytics (analytics/admin_views.py) -----------------------------------------------
 
     def get_urls(self):
-        from analytics import admin_views
-
         def view(func):
             return self.admin_view(update_wrapper(partial(func, admin_site=self), func))
 
@@ -43,10 +42,8 @@ class ArvAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         """The analytics page, listed first under "Viewer" for staff allowed to see it."""
-        from analytics.admin_views import PERMISSION
-
         app_list = super().get_app_list(request, app_label)
-        if request.user.has_perm(PERMISSION):
+        if request.user.has_perm(admin_views.PERMISSION):
             for app in app_list:
                 if app["app_label"] == "viewer":
                     entry = {

@@ -166,3 +166,9 @@ def get_invitation_for_user(request: PortalRequest, pk: int) -> Invitation:
 def get_own_invitation(request: PortalRequest, pk: int) -> Invitation:
     """A pending invitation addressed to the logged-in user (to accept or decline); 404 otherwise."""
     return get_object_or_404(Invitation.objects.for_user(request.user).select_related("company"), pk=pk)
+
+
+def own_invitations(request: PortalRequest):
+    """The pending invitations addressed to the logged-in user, oldest first (the portal lists them
+    to accept or decline)."""
+    return Invitation.objects.for_user(request.user).select_related("company", "invited_by").order_by("created_at")

@@ -6,7 +6,6 @@ from django.urls import path
 from companies import invitations, tokens, views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("switch/", views.switch_company, name="switch_company"),
     path("choose/", views.choose_company, name="choose_company"),
     path("invitations/<int:pk>/accept/", invitations.invitation_accept, name="invitation_accept"),

@@ -9,7 +9,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from analytics import charts
 from companies import domains, logos, services
 from companies.access import (
     SESSION_KEY,
@@ -19,9 +18,9 @@ from companies.access import (
     get_invitation_for_user,
     get_membership_for_user,
     get_project_for_user,
+    own_invitations,
     portal_view,
 )
-from companies.dashboard import overview as dashboard_overview
 from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
 from companies.models import Company, Invitation, Project
@@ -38,25 +37,6 @@ PROJECTS_PER_PAGE = 25
 def _add_errors(form, exc: ValidationError) -> None:
     for message in exc.messages:
         form.add_error(None, message)
-
-
-def _own_invitations(request):
-    return Invitation.objects.for_user(request.user).select_related("company", "invited_by").order_by("created_at")
-
-
-@portal_view
-def dashboard(request):
-    company = request.tenant.company
-    projects = Project.objects.for_company(company).exclude(status=Project.Status.ARCHIVED).with_portrait_counts()
-    overview = dashboard_overview(company)
-    context = {
-        "company": company,
-        "projects": projects[:50],
-        "overview": overview,
-        "views_chart": charts.sessions_chart(overview.views_series, "day", title=_("Visits per day")),
-        "invitations": _own_invitations(request),
-    }
-    return render(request, "companies/dashboard.html", context)
 
 
 def _safe_next(request, target: str) -> str:
@@ -80,7 +60,7 @@ def choose_company(request):
             "memberships": tenant.memberships,
             "current": tenant.membership,
             "next": _safe_next(request, request.GET.get("next", "")),
-            "invitations": _own_invitations(request),
+            "invitations": own_invitations(request),
         },
     )
 

@@ -3,7 +3,7 @@
 found, and what expires soon.
 
 One read per block, the same number of queries whatever the company's size; the view numbers
-come from the analytics selectors (viewer/analytics.py), so they match the analytics pages.
+come from the analytics selectors (analytics/selectors.py), so they match the analytics pages.
 """
 
 from __future__ import annotations
