@@ -7,25 +7,21 @@ Each test runs once per engine; an engine that cannot run here is skipped with t
 
 import pytest
 
+from arv.testing.clips import clip_of
 from arv.testing.drivers import camera_proxy, launch
 from companies.models import Company
 from viewer.tests.browser import (
     COUNT_CORNER_UPDATES,
     FOUND_TIMEOUT,
-    START_TIMEOUT,
-    clip_of,
-    corner_errors,
-    engine_params,
-    require,
-    send_beacon,
-)
-from viewer.tests.test_browser import (  # the same upload, checks and waits as MindAR's tests
     NOT_FOUND_WAIT,
     OTHER_PHOTO,
     PHOTO,
+    START_TIMEOUT,
+    corner_errors,
+    engine_params,
     open_viewer,
     page_errors,
-    ready_upload,  # noqa: F401 (fixture)
+    send_beacon,
     session_of,
 )
 
@@ -59,21 +55,8 @@ BREAK_ARV_WORKER = """(() => {
 })();"""
 
 
-@pytest.fixture(params=engine_params())
-def engine(request):
-    require(request.param)
-    return request.param
-
-
-# The fallback tests run in Blink and Gecko (MindAR's own chain is tested in all three).
-@pytest.fixture(params=engine_params("chromium", "firefox"))
-def chain_engine(request):
-    require(request.param)
-    return request.param
-
-
 @pytest.fixture
-def arv_upload(ready_upload):  # noqa: F811 (pytest fixture chaining)
+def arv_upload(ready_upload):
     Company.objects.filter(pk=ready_upload.company_id).update(viewer_engine="arv")
     ready_upload.refresh_from_db()
     return ready_upload
@@ -149,15 +132,16 @@ def test_arv_without_a_camera_the_page_says_why(live_server, arv_upload, engine,
         assert browser.text_visible("Play the video")
 
 
+# The fallback tests run in Blink and Gecko (MindAR's own chain is tested in all three).
 @pytest.mark.parametrize(
     ("breakage", "failed"),
     [(BREAK_ARVM, "arv"), (BREAK_ARV_WORKER, "arv")],
     ids=["marker-does-not-load", "worker-dies"],
 )
+@pytest.mark.parametrize("engine", engine_params("chromium", "firefox"), indirect=True)
 def test_when_arv_cannot_start_mindar_finds_the_photo(
-    live_server, arv_upload, chain_engine, breakage, failed, tmp_path, tmp_path_factory
+    live_server, arv_upload, engine, breakage, failed, tmp_path, tmp_path_factory
 ):
-    engine = chain_engine
     clip = clip_of(PHOTO, "frontal", tmp_path_factory)
     with (
         camera_proxy(live_server.url, clip=clip.folder, init_scripts=(breakage,)) as proxy,
