@@ -44,6 +44,15 @@ def require(engine: str) -> None:
         pytest.skip(reason)
 
 
+def set_viewer_engine(portrait, viewer_engine: str):
+    """*portrait*, its company switched to *viewer_engine* ("mindar", the default, "arv", "nft")."""
+    from companies.models import Company
+
+    Company.objects.filter(pk=portrait.company_id).update(viewer_engine=viewer_engine)
+    portrait.refresh_from_db()
+    return portrait
+
+
 def open_viewer(browser, proxy, portrait) -> None:
     """Open *portrait*'s public page through the camera proxy and wait until it has started (or
     failed: the tests of the error states look at that)."""

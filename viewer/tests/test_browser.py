@@ -27,6 +27,7 @@ from viewer.tests.browser import (
     page_errors,
     send_beacon,
     session_of,
+    set_viewer_engine,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -87,13 +88,18 @@ def test_another_photo_keeps_scanning(live_server, ready_upload, engine, tmp_pat
         assert browser.text_visible("Just play the video")
 
 
+# The same for a company on MindAR (the default) and on the arv engine.
+@pytest.mark.parametrize("viewer_engine", ["mindar", "arv"])
 @pytest.mark.parametrize(
     ("camera", "error", "text"),
     [("deny", "camera-denied", "The camera is blocked"), ("none", "no-camera", "No camera was found")],
 )
-def test_without_a_camera_the_page_says_why(live_server, ready_upload, engine, camera, error, text, tmp_path):
+def test_without_a_camera_the_page_says_why(
+    live_server, ready_upload, viewer_engine, engine, camera, error, text, tmp_path
+):
+    portrait = set_viewer_engine(ready_upload, viewer_engine)
     with camera_proxy(live_server.url, camera=camera) as proxy, launch(engine, tmp_path) as browser:
-        open_viewer(browser, proxy, ready_upload)
+        open_viewer(browser, proxy, portrait)
         assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == ["error", error]
         assert browser.text_visible(text)
         assert browser.text_visible("Play the video")

@@ -1,7 +1,8 @@
 """The `arv` engine on the real viewer page in Blink, Gecko and WebKit: a photo whose company chose
 the arv engine, uploaded and processed like any other, opened with the fake camera (a clip with a
 known truth). Found, corners within tolerance, the video playing on the photo, no false positive,
-no camera, and the fallback chain: arv cannot start → MindAR finds the photo.
+and the fallback chain: arv cannot start → MindAR finds the photo. (Without a camera: one test
+for MindAR and arv pages, in test_browser.py.)
 
 Each test runs once per engine; an engine that cannot run here is skipped with the reason."""
 
@@ -9,7 +10,6 @@ import pytest
 
 from arv.testing.clips import clip_of
 from arv.testing.drivers import camera_proxy, launch
-from companies.models import Company
 from viewer.tests.browser import (
     COUNT_CORNER_UPDATES,
     FOUND_TIMEOUT,
@@ -23,6 +23,7 @@ from viewer.tests.browser import (
     page_errors,
     send_beacon,
     session_of,
+    set_viewer_engine,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -57,9 +58,7 @@ BREAK_ARV_WORKER = """(() => {
 
 @pytest.fixture
 def arv_upload(ready_upload):
-    Company.objects.filter(pk=ready_upload.company_id).update(viewer_engine="arv")
-    ready_upload.refresh_from_db()
-    return ready_upload
+    return set_viewer_engine(ready_upload, "arv")
 
 
 def mindar_requests(proxy) -> list[str]:
@@ -118,18 +117,6 @@ def test_arv_does_not_take_another_photo_for_it(live_server, arv_upload, engine,
             browser.evaluate("window.__arvFakeCamera.loops * 90 + window.__arvFakeCamera.frame") - frames_before > 100
         )
         assert float(browser.attr("arFps")) > 0
-
-
-@pytest.mark.parametrize(
-    ("camera", "error", "text"),
-    [("deny", "camera-denied", "The camera is blocked"), ("none", "no-camera", "No camera was found")],
-)
-def test_arv_without_a_camera_the_page_says_why(live_server, arv_upload, engine, camera, error, text, tmp_path):
-    with camera_proxy(live_server.url, camera=camera) as proxy, launch(engine, tmp_path) as browser:
-        open_viewer(browser, proxy, arv_upload)
-        assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == ["error", error]
-        assert browser.text_visible(text)
-        assert browser.text_visible("Play the video")
 
 
 # The fallback tests run in Blink and Gecko (MindAR's own chain is tested in all three).
