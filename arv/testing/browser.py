@@ -1,9 +1,17 @@
-"""Real-browser test helpers: headless Chromium with a fake camera, its clip, a static server.
+"""Chromium alone, with Chromium's own fake camera: for pages that only Chromium needs to open.
 
-The recipe is the one measured for this project's machines: Debian's Chromium driven by
-Playwright (never a downloaded browser), WebGL through SwiftShader, and a video file played as
-the camera. MindAR needs WebGL, and ``--use-gl=swiftshader`` would switch it off, so the
-flags below are exactly the ones that worked.
+This module is the Chromium recipe measured for this project's machines: Debian's Chromium driven
+by Playwright (never a downloaded browser), WebGL through SwiftShader, and a video file played as
+the camera by Chromium itself (``--use-file-for-fake-video-capture``, fed by
+:func:`make_camera_clip`), with :func:`static_server` for pages outside the app. MindAR needs
+WebGL, and ``--use-gl=swiftshader`` would switch it off, so the flags below are exactly the ones
+that worked. Its users: the MindAR runtime page (markers), the arv engine's own test page
+(viewer), the page tour and the batch upload page (Playwright pages of the app), the screenshots.
+
+The viewer's pages in the three engines (Blink, Gecko, WebKit) go through :mod:`arv.testing.drivers`
+instead, whose fake camera is a script (``fakecam.js``) playing a clip with a known truth
+(:mod:`arv.testing.clips`); its Chromium is launched with :data:`CHROMIUM` and
+:data:`CHROMIUM_ENGINE_FLAGS` from here.
 
 Typical use::
 
@@ -29,7 +37,9 @@ from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
 
-CHROMIUM_FLAGS = (
+# How Chromium runs here, whatever plays its camera: headless, WebGL in software, nothing
+# fetched in the background.
+CHROMIUM_ENGINE_FLAGS = (
     "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
@@ -39,25 +49,43 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+)
+
+# With Chromium's own fake camera (its clip is added per launch) and a phone-camera-sized window.
+CHROMIUM_FLAGS = (
+    *CHROMIUM_ENGINE_FLAGS,
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
     "--window-size=640,480",
 )
 
 
-def missing_browser_tools(repo_root: Path) -> str | None:
-    """Why a browser test cannot run here, or None when everything it needs is installed."""
+def chromium_unavailable() -> str | None:
+    """Why Chromium cannot be driven here, or None."""
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is not installed (Debian package 'chromium')"
-    if shutil.which("ffmpeg") is None:
-        return "ffmpeg is not installed (Debian package 'ffmpeg')"
     if importlib.util.find_spec("playwright") is None:
         return "the Python package 'playwright' is not installed (requirements-dev.txt)"
-    for package in ("mind-ar", "three"):
+    return None
+
+
+def missing_node_modules(repo_root: Path, packages: tuple[str, ...] = ("mind-ar", "three")) -> str | None:
+    """Why the pages cannot load their runtime from ``node_modules``, or None."""
+    for package in packages:
         if not (repo_root / "node_modules" / package / "package.json").exists():
             return f"node_modules/{package} is missing: run 'npm install --ignore-scripts'"
     return None
+
+
+def missing_browser_tools(repo_root: Path) -> str | None:
+    """Why a browser test cannot run here, or None when everything it needs is installed."""
+    reason = chromium_unavailable()
+    if reason:
+        return reason
+    if shutil.which("ffmpeg") is None:
+        return "ffmpeg is not installed (Debian package 'ffmpeg')"
+    return missing_node_modules(repo_root)
 
 
 @contextlib.contextmanager
@@ -100,10 +128,7 @@ def make_camera_clip(
     ``size`` changes the camera's frame (e.g. ``(480, 640)``, a phone held upright); the print
     keeps the same share of it: at most 5/8 of its width and 19/24 of its height."""
     width, height = size
-    table = (
-        f"color=c=0x6b4f3a:s={width}x{height}:r={fps}:d={seconds},"
-        "noise=alls=25:allf=t,boxblur=2,format=rgba"
-    )
+    table = f"color=c=0x6b4f3a:s={width}x{height}:r={fps}:d={seconds},noise=alls=25:allf=t,boxblur=2,format=rgba"
     printed = (
         f"[1:v]scale=w={width * 5 // 8}:h={height * 19 // 24}:force_original_aspect_ratio=decrease,"
         "pad=iw+24:ih+24:12:12:color=white,format=rgba,"

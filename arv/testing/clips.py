@@ -14,6 +14,7 @@ another photo is the false-positive control. A new pose is one more entry.
 
     clip = render_clip(photo_path, CATALOGUE["frontal"], out_dir)
     clip.truth[0]  # [[x, y], …] × 4 for frame 0, or None
+    clip = clip_of(photo_path, "frontal", tmp_path_factory)  # in tests: rendered once a session
 
 The files: ``out_dir/NNN.jpg`` and ``out_dir/clip.json`` (``{"name", "fps", "size", "frames":
 [{"file", "t", "corners"}]}``), which the fake camera (``fakecam.js``) plays.
@@ -241,6 +242,19 @@ def render_clip(photo: Path, spec: ClipSpec, out: Path) -> Clip:
     manifest = {"name": spec.name, "fps": spec.fps, "size": list(spec.size), "frames": frames}
     (out / "clip.json").write_text(json.dumps(manifest))
     return Clip(spec=spec, folder=out, truth=truth)
+
+
+_clip_cache: dict[tuple[str, str], Clip] = {}
+
+
+def clip_of(photo: Path, pose: str, tmp_path_factory) -> Clip:
+    """A clip of *photo* in one of the :data:`CATALOGUE`'s poses, rendered once per test session
+    (under pytest's *tmp_path_factory*) however many tests and engines play it."""
+    key = (str(photo), pose)
+    if key not in _clip_cache:
+        folder = tmp_path_factory.mktemp(f"clip-{photo.stem}-{pose}")
+        _clip_cache[key] = render_clip(photo, CATALOGUE[pose], folder)
+    return _clip_cache[key]
 
 
 def corner_error(reported: list[list[float]], truth: list[list[float]]) -> float:

@@ -17,6 +17,10 @@ three engines, whatever each driver can do.
 :func:`unavailable` says why an engine cannot run here (then its tests are skipped with that
 reason, never passed). Waits are bounded; Firefox and WebKit run on a private Xvfb display
 (Firefox headless has no WebGL without one; MiniBrowser has no headless mode).
+
+This is the entry point for the viewer's tests (and the viewer benchmarks in ``bench/``). Pages
+that only Chromium opens, with Chromium's own fake camera and a static server, use
+:mod:`arv.testing.browser`, which also holds the Chromium binary and flags both launch with.
 """
 
 from __future__ import annotations
@@ -29,8 +33,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -41,8 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from arv.testing.browser import CHROMIUM, CHROMIUM_ENGINE_FLAGS, chromium_unavailable
+from arv.testing.processes import free_port, stop
+
 ENGINES = ("chromium", "firefox", "webkit")
-CHROMIUM = Path("/usr/bin/chromium")
 FIREFOX = Path("/usr/lib/firefox-esr/firefox-esr")
 MINIBROWSER = Path("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser")
 WEBKIT_DRIVER = Path("/usr/bin/WebKitWebDriver")
@@ -59,11 +63,7 @@ class BrowserError(RuntimeError):
 def unavailable(engine: str) -> str | None:
     """Why *engine* cannot run on this machine, or None."""
     if engine == "chromium":
-        if not CHROMIUM.exists():
-            return f"{CHROMIUM} is not installed (Debian package 'chromium')"
-        if importlib.util.find_spec("playwright") is None:
-            return "the Python package 'playwright' is not installed (requirements-dev.txt)"
-        return None
+        return chromium_unavailable()
     if shutil.which(XVFB) is None:
         return "Xvfb is not installed (Debian package 'xvfb'); Firefox and WebKitGTK need a display for WebGL"
     if engine == "firefox":
@@ -83,25 +83,6 @@ def unavailable(engine: str) -> str | None:
             return "the Python package 'selenium' is not installed (requirements-dev.txt)"
         return None
     return f"unknown browser engine {engine!r}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen, timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 # --- A private X display ------------------------------------------------------------------------
@@ -127,12 +108,12 @@ def x_display() -> str:
         with os.fdopen(read) as pipe:
             number = pipe.readline().strip()
         if not number:
-            _stop(process)
+            stop(process, timeout=10)
             raise BrowserError("Xvfb did not start")
         _display = (process, f":{number}")
         import atexit
 
-        atexit.register(_stop, process)
+        atexit.register(stop, process, timeout=10)
         return _display[1]
 
 
@@ -358,18 +339,7 @@ class Browser:
 
 class ChromiumBrowser(Browser):
     engine = "chromium"
-    FLAGS = (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--enable-unsafe-swiftshader",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-    )
+    FLAGS = CHROMIUM_ENGINE_FLAGS
 
     def __init__(self, profile: Path, viewport: tuple[int, int]):
         from playwright.sync_api import sync_playwright
@@ -516,7 +486,7 @@ class FirefoxBrowser(Browser):
                 {"context": self.context, "viewport": {"width": viewport[0], "height": viewport[1]}},
             )
         except Exception:
-            _stop(self.process)
+            stop(self.process, timeout=10)
             raise
 
     def _connect(self, port: int) -> _BiDi:
@@ -550,7 +520,7 @@ class FirefoxBrowser(Browser):
         with contextlib.suppress(Exception):
             self.bidi.send("browser.close", {}, timeout=10)
         self.bidi.close()
-        _stop(self.process)
+        stop(self.process, timeout=10)
 
 
 class WebKitBrowser(Browser):

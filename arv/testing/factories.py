@@ -1,6 +1,7 @@
 """Test data every app's tests share: photo bytes, a phone's User-Agent, the warm caches of a
-running server. The fixtures that build the tenant tree on top of these (``tenants``, ``make_user``,
-``make_portrait``, ``ready_portrait``) are in the root ``conftest.py``."""
+running server, a photo uploaded through the portal and processed. The fixtures that build the
+tenant tree on top of these (``tenants``, ``make_user``, ``make_portrait``, ``ready_portrait``) are
+in the root ``conftest.py``."""
 
 # A phone's browser, as the viewer's pages and beacon see it (not a bot, a touch device).
 PHONE = (
@@ -33,3 +34,35 @@ def jpeg_bytes(width=800, height=600, seed=1, quality=90) -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality)
     return out.getvalue()
+
+
+def run_jobs(portrait) -> None:
+    """Run *portrait*'s queued jobs here, one after the other, as the worker would."""
+    from markers import jobs
+    from markers.models import Job
+
+    for job in Job.objects.filter(portrait=portrait).order_by("pk"):
+        jobs.run_job(job_id=job.pk)
+    portrait.refresh_from_db()
+
+
+def upload_through_portal(client, project, *, title: str, photo: bytes, video: bytes):
+    """A photo and its video uploaded through the portal by *client* (logged in), its jobs run
+    (:func:`run_jobs`): the portrait as the product makes it, real markers and renditions."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from content.models import Portrait
+
+    response = client.post(
+        reverse("portal:portrait_upload", args=[project.slug]),
+        {
+            "title": title,
+            "image": SimpleUploadedFile("coffee.jpg", photo),
+            "video": SimpleUploadedFile("clip.mp4", video),
+        },
+    )
+    assert response.status_code == 302, response.content[:500]
+    portrait = Portrait.objects.get(title=title)
+    run_jobs(portrait)
+    return portrait

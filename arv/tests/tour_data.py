@@ -1,8 +1,8 @@
 """The page tour's data: one of each thing a page can show, made the way the product makes it.
 
-Photos are uploaded through the portal and their jobs run as the worker would (synchronously, as
-``viewer/tests/test_browser.py`` does), so markers, previews, posters and renditions are real and
-the AR page loads real files. The other states (processing, failed, ended, paused, not yet
+Photos are uploaded through the portal and their jobs run as the worker would (synchronously,
+``arv/testing/factories.py``, as the viewer's browser tests do), so markers, previews, posters and
+renditions are real and the AR page loads real files. The other states (processing, failed, ended, paused, not yet
 published) come from the same services and fixtures the suite uses; every model the back office
 lists has at least one row, so each of its change pages can be toured.
 """
@@ -24,34 +24,14 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from arv.testing.factories import run_jobs, upload_through_portal
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PHOTO = REPO_ROOT / "markers" / "tests" / "fixtures" / "mindar" / "coffee_1000.jpg"
 
 
-def _run_jobs(portrait) -> None:
-    from markers import jobs
-    from markers.models import Job
-
-    for job in Job.objects.filter(portrait=portrait).order_by("pk"):
-        jobs.run_job(job_id=job.pk)
-    portrait.refresh_from_db()
-
-
 def _upload(client, project, title: str, clip: bytes):
-    from content.models import Portrait
-
-    response = client.post(
-        reverse("portal:portrait_upload", args=[project.slug]),
-        {
-            "title": title,
-            "image": SimpleUploadedFile("coffee.jpg", PHOTO.read_bytes()),
-            "video": SimpleUploadedFile("clip.mp4", clip),
-        },
-    )
-    assert response.status_code == 302, response.content[:500]
-    portrait = Portrait.objects.get(title=title)
-    _run_jobs(portrait)
-    return portrait
+    return upload_through_portal(client, project, title=title, photo=PHOTO.read_bytes(), video=clip)
 
 
 def _sessions(portrait, *, days_ago: int, found: int, lost: int, device="mobile", os="iOS", browser="Safari"):
@@ -91,7 +71,7 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path, settings) -> S
         {"title": "Anniversary", "video": SimpleUploadedFile("second.mp4", clip)},
     )
     assert response.status_code == 302, response.content[:500]
-    _run_jobs(ns.ready)
+    run_jobs(ns.ready)
 
     # Waiting for the worker: its jobs are queued and never run here.
     ns.processing = make_portrait(ns.weddings, title="Maria (processing)")
@@ -102,7 +82,7 @@ def build(*, client, tenants, make_user, make_portrait, tmp_path, settings) -> S
     storage.delete(ns.failed.image.name)
     storage.save(ns.failed.image.name, ContentFile(b"this is not a photo"))
     jobs.queue_portrait_jobs(portrait=ns.failed)
-    _run_jobs(ns.failed)
+    run_jobs(ns.failed)
     # Ready photos whose public page does not play: ended (the 410 page), paused, not yet
     # published. Uploads of the same photo, so their markers are reused rather than compiled.
     ns.expired = _upload(client, ns.weddings, "Ended photo", clip)

@@ -1,7 +1,11 @@
-"""Shared pieces of the viewer's browser tests: the engines to run, clips, the upload, checks.
+"""What the viewer's browser tests share: the engines to run, the photos, opening the page, the
+checks on what it reports and on the analytics row its beacon leaves.
 
-Every browser test is parametrised by engine (Blink, Gecko, WebKit, see arv/testing/drivers.py);
-an engine that cannot run here is skipped with the exact reason.
+Every browser test is parametrised by engine (Blink, Gecko, WebKit, see arv/testing/drivers.py)
+through the ``engine`` fixture of ``viewer/tests/conftest.py``, which also uploads the photo
+(``ready_upload``); an engine that cannot run here is skipped with the exact reason. What is not
+about the viewer (the drivers, the clips and their cache, the upload through the portal) is in
+``arv/testing``.
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from pathlib import Path
 
 import pytest
 
-from arv.testing.clips import CATALOGUE, Clip, corner_error, render_clip
+from arv.testing.browser import missing_node_modules
+from arv.testing.clips import Clip, corner_error
 from arv.testing.drivers import ENGINES, unavailable
+from arv.testing.processes import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINDAR_FIXTURES = REPO_ROOT / "markers" / "tests" / "fixtures" / "mindar"
-START_TIMEOUT = 90  # camera, marker, runtime and WebGL warm-up in software: 3–10 s measured
-FOUND_TIMEOUT = 90  # found 1–3 s after scanning in the measured runs
+PHOTO = MINDAR_FIXTURES / "coffee_1000.jpg"
+OTHER_PHOTO = MINDAR_FIXTURES / "chelsea_1000.jpg"
+# Camera, marker, runtime and WebGL warm-up in software: 3–10 s measured with MindAR, 2–3 s with
+# AR.js (its wasm and the marker).
+START_TIMEOUT = 90
+FOUND_TIMEOUT = 90  # found 1–3 s after scanning in the measured runs (AR.js: within a second)
+NOT_FOUND_WAIT = 20  # seconds of scanning another photo; ~5 s is enough to find the right one
 
 
 def engine_params(*engines: str):
@@ -28,28 +39,54 @@ def require(engine: str) -> None:
     reason = unavailable(engine)
     if reason:
         pytest.skip(f"{engine} cannot run here: {reason}")
-    for package in ("mind-ar", "three"):
-        if not (REPO_ROOT / "node_modules" / package / "package.json").exists():
-            pytest.skip(f"node_modules/{package} is missing: run 'npm install --ignore-scripts'")
+    reason = missing_node_modules(REPO_ROOT)
+    if reason:
+        pytest.skip(reason)
 
 
-_clip_cache: dict[tuple[str, str], Clip] = {}
+def set_viewer_engine(portrait, viewer_engine: str):
+    """*portrait*, its company switched to *viewer_engine* ("mindar", the default, "arv", "nft")."""
+    from companies.models import Company
+
+    Company.objects.filter(pk=portrait.company_id).update(viewer_engine=viewer_engine)
+    portrait.refresh_from_db()
+    return portrait
 
 
-def clip_of(photo: Path, pose: str, tmp_path_factory) -> Clip:
-    """A clip of *photo* in one of the catalogue's poses, rendered once per test session."""
-    key = (str(photo), pose)
-    if key not in _clip_cache:
-        folder = tmp_path_factory.mktemp(f"clip-{photo.stem}-{pose}")
-        _clip_cache[key] = render_clip(photo, CATALOGUE[pose], folder)
-    return _clip_cache[key]
+def open_viewer(browser, proxy, portrait) -> None:
+    """Open *portrait*'s public page through the camera proxy and wait until it has started (or
+    failed: the tests of the error states look at that)."""
+    browser.goto(proxy.url + portrait.get_public_url())
+    browser.wait_for("document.body.dataset.arState !== 'loading'", timeout=START_TIMEOUT, allow_error=True)
+
+
+def page_errors(browser) -> list[str]:
+    """Uncaught errors and CSP violations, less one known, harmless probe: Long.js (inside
+    TensorFlow.js) tries to compile a tiny WebAssembly module in a try/catch and falls back to
+    plain JavaScript when the page's strict CSP refuses it."""
+    return [
+        m
+        for m in browser.console()
+        if m.startswith(("csp", "uncaught", "unhandled")) and m != "csp: script-src wasm-eval"
+    ]
+
+
+def session_of(portrait, proxy, **expected):
+    """The visit's analytics row once the beacon has said *expected* (posts are asynchronous)."""
+    from viewer.models import ViewSession
+
+    try:
+        return wait_for(lambda: ViewSession.objects.filter(portrait=portrait, **expected).first(), timeout=30)
+    except AssertionError:
+        posts = [(e.status, e.bytes) for e in proxy.exchanges if e.path.endswith("/beacon")]
+        rows = list(ViewSession.objects.filter(portrait=portrait).values())
+        raise AssertionError(f"no session with {expected}: beacon posts {posts}, rows {rows}") from None
 
 
 def send_beacon(browser, proxy) -> None:
     """What leaving the page does (viewer.js posts every session's running totals on pagehide),
     without leaving it, and wait until the post has reached the server: a beacon sent while the
     page navigates away or the browser closes may be cut off with it."""
-    from arv.testing.processes import wait_for
 
     def posts() -> int:
         return sum(1 for e in proxy.exchanges if e.method == "POST" and e.path.endswith("/beacon"))
@@ -57,6 +94,7 @@ def send_beacon(browser, proxy) -> None:
     before = posts()
     browser.evaluate("window.dispatchEvent(new Event('pagehide'))")
     wait_for(lambda: posts() > before, timeout=30)
+
 
 CORNERS_AND_FRAME = (
     "[document.body.dataset.arCorners ? JSON.parse(document.body.dataset.arCorners) : null, "

@@ -11,11 +11,10 @@ import pytest
 
 from arv.testing.browser import chromium, make_camera_clip, missing_browser_tools, static_server, wait_until
 from markers.mindar import compact_from_mind, compile_mind, decode_image, to_grey
+from viewer.tests.browser import MINDAR_FIXTURES, REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PHOTOS = REPO_ROOT / "markers" / "tests" / "fixtures" / "mindar"
 PAGE_DIR = Path(__file__).parent / "arv_page"
 START_TIMEOUT_MS = 30_000
 FOUND_TIMEOUT_MS = 30_000  # found ~1 s after the start in the measured runs
@@ -27,7 +26,7 @@ def workspace(tmp_path):
     reason = missing_browser_tools(REPO_ROOT)
     if reason:
         pytest.skip(reason)
-    grey = to_grey(decode_image((PHOTOS / "pictarize.jpg").read_bytes()))
+    grey = to_grey(decode_image((MINDAR_FIXTURES / "pictarize.jpg").read_bytes()))
     (tmp_path / "target.arvm").write_bytes(compact_from_mind(compile_mind([grey]).data))
     return tmp_path
 
@@ -50,7 +49,7 @@ def dataset(page) -> dict:
 
 
 def test_the_printed_photo_is_found_and_the_video_laid_on_it(workspace):
-    clip = make_camera_clip(PHOTOS / "pictarize.jpg", workspace / "camera.mjpeg")
+    clip = make_camera_clip(MINDAR_FIXTURES / "pictarize.jpg", workspace / "camera.mjpeg")
     with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:
         page, errors = open_page(context, base_url)
         assert dataset(page)["state"] == "started", dataset(page)
@@ -93,7 +92,7 @@ SHOW = """(() => {
 
 
 def test_a_hidden_page_stops_the_camera_and_the_worker_and_resumes_when_visible(workspace):
-    clip = make_camera_clip(PHOTOS / "pictarize.jpg", workspace / "camera.mjpeg", seconds=8)
+    clip = make_camera_clip(MINDAR_FIXTURES / "pictarize.jpg", workspace / "camera.mjpeg", seconds=8)
     with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:
         page, errors = open_page(context, base_url)
         wait_until(page, "Number(document.body.dataset.found) > 0", timeout=FOUND_TIMEOUT_MS)
@@ -119,7 +118,7 @@ def test_a_hidden_page_stops_the_camera_and_the_worker_and_resumes_when_visible(
 
 
 def test_another_photo_is_not_taken_for_it(workspace):
-    clip = make_camera_clip(PHOTOS / "coffee_1000.jpg", workspace / "camera.mjpeg", seconds=12)
+    clip = make_camera_clip(MINDAR_FIXTURES / "coffee_1000.jpg", workspace / "camera.mjpeg", seconds=12)
     with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:
         page, errors = open_page(context, base_url)
         assert dataset(page)["state"] == "started", dataset(page)
@@ -131,7 +130,7 @@ def test_another_photo_is_not_taken_for_it(workspace):
 
 
 def test_a_missing_marker_is_a_load_failure(workspace):
-    clip = make_camera_clip(PHOTOS / "pictarize.jpg", workspace / "camera.mjpeg", seconds=2)
+    clip = make_camera_clip(MINDAR_FIXTURES / "pictarize.jpg", workspace / "camera.mjpeg", seconds=2)
     with static_server(routes(workspace)) as base_url, chromium(clip, workspace / "profile") as context:
         page, _ = open_page(context, base_url, marker="/data/missing.arvm")
         assert dataset(page)["state"] == "error"
@@ -143,7 +142,7 @@ def test_a_missing_marker_is_a_load_failure(workspace):
 
 
 def test_a_refused_camera_is_reported_as_such(workspace):
-    clip = make_camera_clip(PHOTOS / "pictarize.jpg", workspace / "camera.mjpeg", seconds=2)
+    clip = make_camera_clip(MINDAR_FIXTURES / "pictarize.jpg", workspace / "camera.mjpeg", seconds=2)
     refused = chromium(clip, workspace / "profile", allow_camera=False)
     with static_server(routes(workspace)) as base_url, refused as context:
         page, _ = open_page(context, base_url)

@@ -7,94 +7,35 @@ Each test runs once per engine; an engine that cannot run here is skipped with t
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 from django.utils import timezone
 
-from arv.testing import media
 from arv.testing.browser import chromium, make_camera_clip, missing_browser_tools
+from arv.testing.clips import clip_of
 from arv.testing.drivers import camera_proxy, launch
-from arv.testing.processes import wait_for
-from content.models import Portrait
-from markers import jobs
-from markers.models import Job
 from viewer.models import ViewSession
 from viewer.tests.browser import (
     COUNT_CORNER_UPDATES,
     FOUND_TIMEOUT,
-    MINDAR_FIXTURES,
+    NOT_FOUND_WAIT,
+    OTHER_PHOTO,
+    PHOTO,
     REPO_ROOT,
     START_TIMEOUT,
     break_tfjs_webgl,
-    clip_of,
     corner_errors,
-    engine_params,
-    require,
+    open_viewer,
+    page_errors,
     send_beacon,
+    session_of,
+    set_viewer_engine,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PHOTO = MINDAR_FIXTURES / "coffee_1000.jpg"
-OTHER_PHOTO = MINDAR_FIXTURES / "chelsea_1000.jpg"
-NOT_FOUND_WAIT = 20  # seconds of scanning another photo; ~5 s is enough to find the right one
 INSTAGRAM = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Mobile/15E148 Instagram 320.0.0.0"
 )
-
-
-@pytest.fixture(params=engine_params())
-def engine(request):
-    require(request.param)
-    return request.param
-
-
-@pytest.fixture
-def ready_upload(client, tenants, tmp_path):
-    """coffee_1000.jpg and a short clip, uploaded through the portal and processed."""
-    client.force_login(tenants.owner)
-    response = client.post(
-        reverse("portal:portrait_upload", args=[tenants.project_a.slug]),
-        {
-            "title": "Coffee",
-            "image": SimpleUploadedFile("coffee.jpg", PHOTO.read_bytes()),
-            "video": SimpleUploadedFile("clip.mp4", media.mp4_bytes(tmp_path, seconds=3, size=(640, 360))),
-        },
-    )
-    assert response.status_code == 302
-    portrait = Portrait.objects.get()
-    for job in Job.objects.filter(portrait=portrait):
-        jobs.run_job(job_id=job.pk)
-    portrait.refresh_from_db()
-    assert portrait.status == "ready"
-    return portrait
-
-
-def page_errors(browser) -> list[str]:
-    """Uncaught errors and CSP violations, less one known, harmless probe: Long.js (inside
-    TensorFlow.js) tries to compile a tiny WebAssembly module in a try/catch and falls back to
-    plain JavaScript when the page's strict CSP refuses it."""
-    return [
-        m
-        for m in browser.console()
-        if m.startswith(("csp", "uncaught", "unhandled")) and m != "csp: script-src wasm-eval"
-    ]
-
-
-def open_viewer(browser, proxy, portrait):
-    browser.goto(proxy.url + portrait.get_public_url())
-    browser.wait_for("document.body.dataset.arState !== 'loading'", timeout=START_TIMEOUT, allow_error=True)
-
-
-def session_of(portrait, proxy, **expected) -> ViewSession:
-    """The visit's analytics row once the beacon has said *expected* (posts are asynchronous)."""
-    try:
-        return wait_for(lambda: ViewSession.objects.filter(portrait=portrait, **expected).first(), timeout=30)
-    except AssertionError:
-        posts = [(e.status, e.bytes) for e in proxy.exchanges if e.path.endswith("/beacon")]
-        rows = list(ViewSession.objects.filter(portrait=portrait).values())
-        raise AssertionError(f"no session with {expected}: beacon posts {posts}, rows {rows}") from None
 
 
 # The drift clip is watched on an upright phone's screen (390×844): the 640×480 camera is cropped to
@@ -147,13 +88,18 @@ def test_another_photo_keeps_scanning(live_server, ready_upload, engine, tmp_pat
         assert browser.text_visible("Just play the video")
 
 
+# The same for a company on MindAR (the default) and on the arv engine.
+@pytest.mark.parametrize("viewer_engine", ["mindar", "arv"])
 @pytest.mark.parametrize(
     ("camera", "error", "text"),
     [("deny", "camera-denied", "The camera is blocked"), ("none", "no-camera", "No camera was found")],
 )
-def test_without_a_camera_the_page_says_why(live_server, ready_upload, engine, camera, error, text, tmp_path):
+def test_without_a_camera_the_page_says_why(
+    live_server, ready_upload, viewer_engine, engine, camera, error, text, tmp_path
+):
+    portrait = set_viewer_engine(ready_upload, viewer_engine)
     with camera_proxy(live_server.url, camera=camera) as proxy, launch(engine, tmp_path) as browser:
-        open_viewer(browser, proxy, ready_upload)
+        open_viewer(browser, proxy, portrait)
         assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == ["error", error]
         assert browser.text_visible(text)
         assert browser.text_visible("Play the video")
@@ -183,20 +129,14 @@ def test_an_expired_photo_gets_the_410_page(live_server, ready_upload, engine, t
 
 
 # --- The fallback chain ---------------------------------------------------------------------------
-@pytest.fixture(params=engine_params("chromium", "firefox", "webkit"))
-def chain_engine(request):
-    require(request.param)
-    return request.param
-
-
 def test_when_webgl2_fails_the_viewer_retries_on_webgl1_and_finds_the_photo(
-    live_server, ready_upload, chain_engine, tmp_path, tmp_path_factory
+    live_server, ready_upload, engine, tmp_path, tmp_path_factory
 ):
     clip = clip_of(PHOTO, "frontal", tmp_path_factory)
     broken = break_tfjs_webgl(2)
     with (
         camera_proxy(live_server.url, clip=clip.folder, init_scripts=(broken,)) as proxy,
-        launch(chain_engine, tmp_path) as browser,
+        launch(engine, tmp_path) as browser,
     ):
         open_viewer(browser, proxy, ready_upload)
         browser.wait_for("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT)
@@ -211,13 +151,13 @@ def test_when_webgl2_fails_the_viewer_retries_on_webgl1_and_finds_the_photo(
 
 
 def test_when_every_engine_fails_the_video_plays_full_screen(
-    live_server, ready_upload, chain_engine, tmp_path, tmp_path_factory
+    live_server, ready_upload, engine, tmp_path, tmp_path_factory
 ):
     clip = clip_of(PHOTO, "frontal", tmp_path_factory)
     broken = break_tfjs_webgl(1, 2)
     with (
         camera_proxy(live_server.url, clip=clip.folder, init_scripts=(broken,)) as proxy,
-        launch(chain_engine, tmp_path) as browser,
+        launch(engine, tmp_path) as browser,
     ):
         browser.goto(proxy.url + ready_upload.get_public_url())
         browser.wait_for("document.body.dataset.arState === 'error'", timeout=START_TIMEOUT * 2)

@@ -1,32 +1,29 @@
 """The `arv` engine on the real viewer page in Blink, Gecko and WebKit: a photo whose company chose
 the arv engine, uploaded and processed like any other, opened with the fake camera (a clip with a
 known truth). Found, corners within tolerance, the video playing on the photo, no false positive,
-no camera, and the fallback chain: arv cannot start → MindAR finds the photo.
+and the fallback chain: arv cannot start → MindAR finds the photo. (Without a camera: one test
+for MindAR and arv pages, in test_browser.py.)
 
 Each test runs once per engine; an engine that cannot run here is skipped with the reason."""
 
 import pytest
 
+from arv.testing.clips import clip_of
 from arv.testing.drivers import camera_proxy, launch
-from companies.models import Company
 from viewer.tests.browser import (
     COUNT_CORNER_UPDATES,
     FOUND_TIMEOUT,
-    START_TIMEOUT,
-    clip_of,
-    corner_errors,
-    engine_params,
-    require,
-    send_beacon,
-)
-from viewer.tests.test_browser import (  # the same upload, checks and waits as MindAR's tests
     NOT_FOUND_WAIT,
     OTHER_PHOTO,
     PHOTO,
+    START_TIMEOUT,
+    corner_errors,
+    engine_params,
     open_viewer,
     page_errors,
-    ready_upload,  # noqa: F401 (fixture)
+    send_beacon,
     session_of,
+    set_viewer_engine,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -59,24 +56,9 @@ BREAK_ARV_WORKER = """(() => {
 })();"""
 
 
-@pytest.fixture(params=engine_params())
-def engine(request):
-    require(request.param)
-    return request.param
-
-
-# The fallback tests run in Blink and Gecko (MindAR's own chain is tested in all three).
-@pytest.fixture(params=engine_params("chromium", "firefox"))
-def chain_engine(request):
-    require(request.param)
-    return request.param
-
-
 @pytest.fixture
-def arv_upload(ready_upload):  # noqa: F811 (pytest fixture chaining)
-    Company.objects.filter(pk=ready_upload.company_id).update(viewer_engine="arv")
-    ready_upload.refresh_from_db()
-    return ready_upload
+def arv_upload(ready_upload):
+    return set_viewer_engine(ready_upload, "arv")
 
 
 def mindar_requests(proxy) -> list[str]:
@@ -137,27 +119,16 @@ def test_arv_does_not_take_another_photo_for_it(live_server, arv_upload, engine,
         assert float(browser.attr("arFps")) > 0
 
 
-@pytest.mark.parametrize(
-    ("camera", "error", "text"),
-    [("deny", "camera-denied", "The camera is blocked"), ("none", "no-camera", "No camera was found")],
-)
-def test_arv_without_a_camera_the_page_says_why(live_server, arv_upload, engine, camera, error, text, tmp_path):
-    with camera_proxy(live_server.url, camera=camera) as proxy, launch(engine, tmp_path) as browser:
-        open_viewer(browser, proxy, arv_upload)
-        assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == ["error", error]
-        assert browser.text_visible(text)
-        assert browser.text_visible("Play the video")
-
-
+# The fallback tests run in Blink and Gecko (MindAR's own chain is tested in all three).
 @pytest.mark.parametrize(
     ("breakage", "failed"),
     [(BREAK_ARVM, "arv"), (BREAK_ARV_WORKER, "arv")],
     ids=["marker-does-not-load", "worker-dies"],
 )
+@pytest.mark.parametrize("engine", engine_params("chromium", "firefox"), indirect=True)
 def test_when_arv_cannot_start_mindar_finds_the_photo(
-    live_server, arv_upload, chain_engine, breakage, failed, tmp_path, tmp_path_factory
+    live_server, arv_upload, engine, breakage, failed, tmp_path, tmp_path_factory
 ):
-    engine = chain_engine
     clip = clip_of(PHOTO, "frontal", tmp_path_factory)
     with (
         camera_proxy(live_server.url, clip=clip.folder, init_scripts=(breakage,)) as proxy,

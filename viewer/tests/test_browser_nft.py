@@ -11,31 +11,26 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
-from arv.testing.clips import BORDER, CATALOGUE, render_clip
+from arv.testing.browser import missing_node_modules
+from arv.testing.clips import BORDER, CATALOGUE, clip_of, render_clip
 from arv.testing.drivers import camera_proxy, launch
+from arv.testing.factories import upload_through_portal
 from arv.testing.processes import wait_for
-from content.models import Portrait
-from markers import jobs
-from markers.models import Job
 from viewer.models import ViewSession
-from viewer.tests.browser import REPO_ROOT, clip_of, corner_errors, engine_params, require, send_beacon
+from viewer.tests.browser import (
+    FOUND_TIMEOUT,
+    NOT_FOUND_WAIT,
+    REPO_ROOT,
+    corner_errors,
+    open_viewer,
+    send_beacon,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 FIXTURES = REPO_ROOT / "markers" / "tests" / "fixtures" / "nft"
-START_TIMEOUT = 90  # camera, ARToolKit's wasm and the marker load: 2-3 s measured
-FOUND_TIMEOUT = 90  # found within a second of the marker loading in the measured runs
-NOT_FOUND_WAIT = 20
 GREEN = (0, 255, 0)
-
-
-@pytest.fixture(params=engine_params())
-def engine(request):
-    require(request.param)
-    return request.param
 
 
 def green_clip(tmp_path: Path) -> bytes:
@@ -50,32 +45,22 @@ def green_clip(tmp_path: Path) -> bytes:
 @pytest.fixture
 def nft_upload(client, tenants, tmp_path):
     """coffee.jpg (1000×667, 72 dpi) and a green clip, uploaded by a company that uses AR.js."""
-    if not (REPO_ROOT / "node_modules" / "@ar-js-org" / "ar.js" / "package.json").exists():
-        pytest.skip("node_modules/@ar-js-org/ar.js is missing: run 'npm install --ignore-scripts'")
+    reason = missing_node_modules(REPO_ROOT, ("@ar-js-org/ar.js",))
+    if reason:
+        pytest.skip(reason)
     tenants.a.viewer_engine = "nft"
     tenants.a.save()
     client.force_login(tenants.owner)
-    response = client.post(
-        reverse("portal:portrait_upload", args=[tenants.project_a.slug]),
-        {
-            "title": "Coffee",
-            "image": SimpleUploadedFile("coffee.jpg", (FIXTURES / "coffee.jpg").read_bytes()),
-            "video": SimpleUploadedFile("clip.mp4", green_clip(tmp_path)),
-        },
+    portrait = upload_through_portal(
+        client,
+        tenants.project_a,
+        title="Coffee",
+        photo=(FIXTURES / "coffee.jpg").read_bytes(),
+        video=green_clip(tmp_path),
     )
-    assert response.status_code == 302
-    portrait = Portrait.objects.get()
-    for job in Job.objects.filter(portrait=portrait):
-        jobs.run_job(job_id=job.pk)
-    portrait.refresh_from_db()
     assert portrait.status == "ready"
     assert portrait.jobs.get(kind="nft").status == "ready"
     return portrait
-
-
-def open_page(browser, proxy, portrait):
-    browser.goto(proxy.url + portrait.get_public_url())
-    browser.wait_for("document.body.dataset.arState !== 'loading'", timeout=START_TIMEOUT, allow_error=True)
 
 
 def pixel_box(png: bytes) -> tuple[int, int, int, int, int] | None:
@@ -151,7 +136,7 @@ def test_the_printed_photo_is_found_and_its_video_covers_it(
     # apart, which a moving print would turn into a race. (The MindAR tests cover the drift.)
     clip = clip_of(FIXTURES / "coffee.jpg", "steady", tmp_path_factory)
     with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path) as browser:
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         # The runtime read our files: the marker's size and DPI as the NFT job made them.
         assert browser.attr("nftMarker") == "1000x667@72"
         assert browser.attr("arEngine") == "nft"
@@ -171,7 +156,7 @@ def test_the_printed_photo_is_found_and_its_video_covers_it(
 def test_another_photo_is_never_found(live_server, nft_upload, engine, tmp_path, tmp_path_factory):
     clip = clip_of(FIXTURES / "chelsea.jpg", "drift", tmp_path_factory)
     with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path) as browser:
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         assert browser.attr("arState") == "scanning"
         assert browser.attr("nftMarker") == "1000x667@72"
         browser.pause(NOT_FOUND_WAIT)
@@ -184,7 +169,7 @@ def test_another_photo_is_never_found(live_server, nft_upload, engine, tmp_path,
 
 def test_a_denied_camera_explains_how_to_allow_it(live_server, nft_upload, engine, tmp_path):
     with camera_proxy(live_server.url, camera="deny") as proxy, launch(engine, tmp_path) as browser:
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == [
             "error",
             "camera-denied",
@@ -205,7 +190,7 @@ def test_without_webgl_the_video_plays_full_screen(live_server, nft_upload, engi
         camera_proxy(live_server.url, clip=clip.folder, init_scripts=(NO_WEBGL,)) as proxy,
         launch(engine, tmp_path) as browser,
     ):
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == [
             "error",
             "unsupported",
@@ -226,7 +211,7 @@ def test_a_missing_marker_file_shows_the_load_error_at_once(
     storage_for_company(nft_upload.company).delete(job.stored_names()[2])  # the .fset3
     clip = clip_of(FIXTURES / "coffee.jpg", "frontal", tmp_path_factory)
     with camera_proxy(live_server.url, clip=clip.folder) as proxy, launch(engine, tmp_path) as browser:
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         assert browser.evaluate("[document.body.dataset.arState, document.body.dataset.arError]") == [
             "error",
             "load-failed",
@@ -243,7 +228,7 @@ def test_a_phone_held_upright_sees_the_video_on_the_print(live_server, nft_uploa
         camera_proxy(live_server.url, clip=clip.folder) as proxy,
         launch(engine, tmp_path, viewport=(480, 640)) as browser,
     ):
-        open_page(browser, proxy, nft_upload)
+        open_viewer(browser, proxy, nft_upload)
         browser.wait_for("document.body.dataset.arState === 'found'", timeout=FOUND_TIMEOUT)
         browser.wait_for("document.body.dataset.video === 'playing'", timeout=15)
         browser.pause(1.5)  # a few tracked frames, so the smoothed pose has settled
