@@ -24,6 +24,7 @@ from companies.access import (
 from companies.domains import display_domain
 from companies.forms import BrandForm, InviteForm, ProjectForm, RoleForm, SwitchCompanyForm, ViewerDomainForm
 from companies.models import Company, Invitation, Project
+from lib.forms import add_service_errors
 from lib.ratelimit import allow
 from lib.storage import StorageUnavailable, storage_error_message
 
@@ -32,11 +33,6 @@ from lib.storage import StorageUnavailable, storage_error_message
 INVITATIONS_PER_HOUR = 30
 
 PROJECTS_PER_PAGE = 25
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    for message in exc.messages:
-        form.add_error(None, message)
 
 
 def _safe_next(request, target: str) -> str:
@@ -103,7 +99,7 @@ def project_create(request):
         try:
             project = services.create_project(company=membership.company, created_by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Project “%(name)s” created.") % {"name": project.name})
             return redirect(project)
@@ -118,7 +114,7 @@ def project_edit(request, slug):
         try:
             services.update_project(project=project, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Project saved."))
             return redirect(project)
@@ -172,7 +168,7 @@ def _invite(request, membership, form) -> bool:
     try:
         services.invite_member(company=membership.company, invited_by=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc)
         return False
     return True
 
@@ -321,7 +317,7 @@ def brand(request):
         form.add_error(None, storage_error_message())
         return _brand_page(request, form=form, status=400)
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc)
         return _brand_page(request, form=form, status=400)
     messages.success(request, _("Brand saved."))
     return redirect("portal:brand")
@@ -336,7 +332,7 @@ def domain_set(request):
         try:
             services.claim_viewer_domain(company=membership.company, domain=form.cleaned_data["domain"])
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Domain saved. Add the DNS record below, then check it."))
             return redirect("portal:brand")

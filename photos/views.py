@@ -28,6 +28,7 @@ from content.forms import (
 )
 from content.models import Portrait, Rotation, Video
 from content.schedules import choose_video
+from lib.forms import add_service_errors
 from lib.storage import StorageUnavailable, storage_error_message
 from markers.jobs import regenerate_marker, retry_failed_jobs
 from markers.models import Job
@@ -51,15 +52,6 @@ def _flash_form_errors(request, form) -> None:
             messages.error(request, error)
 
 
-def _service_error(form, exc: Exception) -> None:
-    if isinstance(exc, StorageUnavailable):
-        form.add_error(None, storage_error_message())
-    else:
-        for field, errors in getattr(exc, "error_dict", {None: exc.messages}).items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-
-
 @portal_view
 def project_detail(request, slug):
     project = get_project_for_user(request, slug)
@@ -81,7 +73,7 @@ def _handle_upload(request, form, save, *, success: str):
             try:
                 target = save(form.cleaned_data)
             except (ValidationError, StorageUnavailable) as exc:
-                _service_error(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, success)
                 if _wants_json(request):
@@ -175,7 +167,7 @@ def portrait_edit(request, uuid):
         try:
             services.update_portrait(portrait=portrait, **form.cleaned_data)
         except ValidationError as exc:
-            _service_error(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect(portrait)
@@ -341,7 +333,7 @@ def video_edit(request, uuid, pk):
         try:
             services.update_video(video=video, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _service_error(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Video saved."))
             return redirect(portrait)

@@ -12,19 +12,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from companies.access import portal_view
+from lib.forms import add_service_errors
 from webhooks import services
 from webhooks.access import check_webhook_owner, get_delivery_for_user, get_endpoint_for_user
 from webhooks.forms import ActiveForm, DeliveryFilterForm, EndpointForm, RotateForm
 from webhooks.models import Endpoint, EventType
 
 DELIVERIES_PER_PAGE = 25
-
-
-def _service_errors(form, exc: ValidationError) -> None:
-    by_field = exc.error_dict if hasattr(exc, "error_dict") else {None: exc.error_list}
-    for field, errors in by_field.items():
-        for error in errors:
-            form.add_error(field if field in form.fields else None, error)
 
 
 def _secret_page(request, endpoint: Endpoint, secret: str, *, created: bool):
@@ -61,7 +55,7 @@ def webhook_create(request):
                 company=membership.company, created_by=request.user, **form.cleaned_data
             )
         except ValidationError as exc:
-            _service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Endpoint added. Copy its signing secret now: it will not be shown again."))
             return _secret_page(request, endpoint, secret, created=True)
@@ -101,7 +95,7 @@ def webhook_edit(request, public_id):
         try:
             services.update_endpoint(endpoint=endpoint, **form.cleaned_data)
         except ValidationError as exc:
-            _service_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Endpoint saved."))
             return redirect(endpoint)
