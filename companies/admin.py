@@ -35,6 +35,7 @@ from companies.services import (
     check_viewer_domain,
     claim_viewer_domain,
     delete_project,
+    make_default_storage,
     remove_viewer_domain,
     revoke_invitation,
 )
@@ -547,18 +548,7 @@ class StorageConnectionAdmin(admin.ModelAdmin):
             self.message_user(request, _("Choose exactly one connection."), messages.ERROR)
             return
         connection = queryset.get()
-        now = timezone.now()
-        with transaction.atomic():
-            previous = StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).first()
-            pinned = 0
-            if previous is not None:
-                # Companies following the default have their files on the old one; only a move
-                # copies files, so they stay there and only new companies follow the new default.
-                pinned = Company.objects.filter(storage_connection__isnull=True).update(
-                    storage_connection=previous, updated_at=now
-                )
-                StorageConnection.objects.filter(pk=previous.pk).update(is_default=False, updated_at=now)
-            StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=now)
+        previous, pinned = make_default_storage(connection=connection)
         self.message_user(request, _("%(name)s is now the platform default.") % {"name": connection})
         if pinned:
             self.message_user(

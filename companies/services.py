@@ -26,6 +26,7 @@ from companies.models import (
     Invitation,
     Membership,
     Project,
+    StorageConnection,
     find_user_by_email,
     new_invitation_nonce,
     normalise_email,
@@ -133,6 +134,26 @@ def _release_files(company: Company, names: list[str], freed: int) -> None:
     # The rows are gone for good here, so the quota comes back even if a file lingers.
     company.release_storage(freed)
     delete_quietly(storage_for_company(company), names, why="(`recompute_storage_usage` will not count it)")
+
+
+def make_default_storage(*, connection: StorageConnection) -> tuple[StorageConnection | None, int]:
+    """Make *connection* the platform default; returns the previous default and how many companies
+    stay pinned to it.
+
+    Companies following the default have their files on the old one; only a move copies files, so
+    they stay there (pinned) and only new companies follow the new default.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        previous = StorageConnection.objects.filter(is_default=True).exclude(pk=connection.pk).first()
+        pinned = 0
+        if previous is not None:
+            pinned = Company.objects.filter(storage_connection__isnull=True).update(
+                storage_connection=previous, updated_at=now
+            )
+            StorageConnection.objects.filter(pk=previous.pk).update(is_default=False, updated_at=now)
+        StorageConnection.objects.filter(pk=connection.pk).update(is_default=True, updated_at=now)
+    return previous, pinned
 
 
 def change_viewer_engine(*, company: Company, engine: str) -> Company:
