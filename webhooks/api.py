@@ -101,6 +101,12 @@ class DeliveryOutputSerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    # Declared rather than generated, so that they are the strict kind like every string field.
+    response_body = StrictCharField(
+        allow_blank=True, required=False, help_text="The start of the answer (at most 4 KB)."
+    )
+    error = StrictCharField(allow_blank=True, required=False, max_length=500)
+
     class Meta:
         model = Attempt
         fields = [
@@ -113,7 +119,6 @@ class AttemptSerializer(serializers.ModelSerializer):
             "error",
             "succeeded",
         ]
-        extra_kwargs = {"response_body": {"help_text": "The start of the answer (at most 4 KB)."}}
 
 
 class DeliveryDetailSerializer(DeliveryOutputSerializer):

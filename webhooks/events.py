@@ -22,6 +22,7 @@ from companies.models import Company, Project
 from content import signals as content_signals
 from content.batch_api import BatchOutputSerializer, batch_data
 from content.models import Batch, Portrait, Video
+from lib.api_fields import StrictCharField, StrictSlugField
 from photos.api import PortraitOutputSerializer, VideoOutputSerializer, with_api_relations
 from webhooks.models import EventType
 from webhooks.services import emit
@@ -64,9 +65,9 @@ def project_expiring(*, project: Project, key: str) -> None:
 
 
 class SubscriptionSerializer(serializers.Serializer):
-    company = serializers.SlugField(source="slug")
-    name = serializers.CharField()
-    tier = serializers.CharField(source="subscription_tier")
+    company = StrictSlugField(source="slug")
+    name = StrictCharField()
+    tier = StrictCharField(source="subscription_tier")
     expires_at = serializers.DateTimeField(source="subscription_expires_at")
     auto_renew = serializers.BooleanField(source="subscription_auto_renew")
 

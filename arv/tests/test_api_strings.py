@@ -14,7 +14,7 @@ from rest_framework import serializers
 from arv.testing.api import token_client
 from lib.api_fields import STRICT_VERSIONS, StrictStringMixin
 
-API_MODULES = ("arv.", "companies.", "content.", "viewer.", "markers.")
+API_MODULES = ("arv.", "analytics.", "companies.", "content.", "markers.", "photos.", "viewer.", "webhooks.")
 NOT_STRINGS = [22144, 1.5, True, [], {}, ["a"], {"a": "b"}]
 
 

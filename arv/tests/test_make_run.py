@@ -77,7 +77,7 @@ def test_make_run_on_another_port(tmp_path):
         pytest.skip("make is not installed")
     import requests
 
-    from content.tests.test_portal import decode_qr
+    from arv.testing.qr import decode_qr
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -8,10 +8,10 @@ import pypdfium2
 import pytest
 from django.utils import timezone, translation
 
+from arv.testing.qr import decode_qr
 from content import batches
 from content.models import Batch, BatchPrintFile, BatchRow, Portrait, Video
 from content.tests import batch_data, batch_flow
-from content.tests.test_portal import decode_qr
 from markers.models import Job
 
 pytestmark = pytest.mark.django_db

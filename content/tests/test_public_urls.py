@@ -13,8 +13,8 @@ from PIL import Image
 
 from arv.testing.api import token_client
 from arv.testing.domains import give_domain
+from arv.testing.qr import decode_qr
 from content import qr
-from content.tests.test_portal import decode_qr
 
 SITE = "https://arv.example.com"
 # Fixed ids: OpenCV's detector misreads about 2% of codes at these sizes, whatever made them.

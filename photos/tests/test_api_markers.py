@@ -8,9 +8,9 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from arv.testing.api import errors_of, token_client
+from arv.testing.qr import decode_qr
 from companies.storage import storage_for_company
 from content.models import Portrait
-from content.tests.test_portal import decode_qr
 from markers.models import Job
 
 
