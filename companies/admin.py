@@ -28,7 +28,7 @@ from companies.models import (
     StorageConnection,
     StorageMove,
 )
-from companies.notifications import deliver
+from companies.notifications import send_again
 from companies.services import (
     CheckSkipped,
     change_viewer_engine,
@@ -671,8 +671,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def send_again(self, request, queryset):
         sent = 0
         for notification in queryset.filter(is_complete=False).select_related("company"):
-            Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
-            sent += deliver(notification)
+            sent += send_again(notification)
         self.message_user(request, ngettext("%d notification sent again.", "%d notifications sent again.", sent) % sent)
 
 

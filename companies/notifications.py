@@ -159,6 +159,13 @@ def deliver(notification: Notification, *, now: datetime | None = None) -> bool:
     return True
 
 
+def send_again(notification: Notification) -> bool:
+    """Staff's "send the failed channels again": the notification gets a fresh set of attempts and
+    is delivered now (False if another sender holds it)."""
+    Notification.objects.filter(pk=notification.pk).update(attempts=0, claimed_until=None)
+    return deliver(notification)
+
+
 def deliver_pending(*, now: datetime | None = None) -> int:
     """Retry every notification with an unsent channel; returns how many were attempted.
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from companies import notifications
@@ -65,6 +66,26 @@ def test_gives_up_after_max_attempts(expiring, telegram):
         notifications.send_reminders()
     assert len(telegram.requests) == notifications.MAX_ATTEMPTS
     assert Notification.objects.get().attempts == notifications.MAX_ATTEMPTS
+
+
+@pytest.mark.django_db
+def test_staff_send_a_notification_that_gave_up_again_from_the_back_office(
+    expiring, telegram, client, django_user_model
+):
+    telegram.fail_next = notifications.MAX_ATTEMPTS
+    for _ in range(notifications.MAX_ATTEMPTS):
+        notifications.send_reminders()
+    notification = Notification.objects.get()
+    assert not notification.telegram_sent and notification.attempts == notifications.MAX_ATTEMPTS
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.post(
+        reverse("admin:companies_notification_changelist"),
+        {"action": "send_again", "_selected_action": [notification.pk]},
+    )
+    assert response.status_code == 302
+    notification.refresh_from_db()
+    assert notification.telegram_sent and notification.is_complete and notification.attempts == 1
+    assert len(mail.outbox) == 1  # the e-mail had gone the first time: not sent twice
 
 
 @pytest.mark.django_db
