@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 import warnings
 from dataclasses import dataclass
 
@@ -17,11 +16,11 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 
 from companies.models import Company
 from companies.quota import release_files, staged, unique_name
-from lib.images import SRGB, read_head, sniff_image
+from lib.images import DECODE_ERRORS, damaged_image, icc_to_srgb, read_head, sniff_image
 from lib.storage import write_new
 
 logger = logging.getLogger(__name__)
@@ -96,21 +95,14 @@ def validate_logo(upload: UploadedFile) -> ValidatedLogo:
             has_alpha = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
             icc = img.info.get("icc_profile")
             img = img.convert("RGBA" if has_alpha else "RGB")
-            if icc:
-                try:
-                    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                    img = ImageCms.profileToProfile(img, source, SRGB, outputMode=img.mode)
-                except (ImageCms.PyCMSError, OSError, ValueError):
-                    logger.info("ignoring an unusable ICC profile in a logo")
+            img = icc_to_srgb(img, icc, img.mode)
             img.thumbnail((LOGO_BOX, LOGO_BOX), Image.Resampling.LANCZOS)
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationError(_("The logo has far too many pixels."), code="too_many_pixels") from None
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, IndexError, KeyError, struct.error):
-        raise ValidationError(
-            _("The image is damaged or incomplete: export it again and re-upload."), code="damaged"
-        ) from None
+    except DECODE_ERRORS:
+        raise damaged_image() from None
     out = io.BytesIO()
     img.save(out, "PNG", optimize=True)
     return ValidatedLogo(data=out.getvalue(), width=img.width, height=img.height)

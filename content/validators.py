@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 import warnings
@@ -30,10 +29,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageOps
 
 from content import media
-from lib.images import SRGB, read_head, sniff_image
+from lib.images import DECODE_ERRORS, damaged_image, icc_to_srgb, read_head, sniff_image
 
 try:  # HEIC/HEIF from iPhones, through the well-kept pillow-heif plug-in.
     import pillow_heif
@@ -116,13 +115,8 @@ def _to_8bit_srgb(img: Image.Image) -> Image.Image:
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("LA", "La", "PA", "RGBa"):
         img = img.convert("RGBA")
-    if icc and img.mode in ("RGB", "RGBA", "CMYK", "L"):
-        try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
-            img = ImageCms.profileToProfile(img, source, SRGB, outputMode=out_mode)
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            logger.info("ignoring an unusable ICC profile")
+    if img.mode in ("RGB", "RGBA", "CMYK", "L"):
+        img = icc_to_srgb(img, icc, "RGBA" if img.mode == "RGBA" else "RGB")
     if img.mode == "RGBA":
         paper = Image.new("RGB", img.size, (255, 255, 255))
         paper.paste(img, mask=img.getchannel("A"))
@@ -142,7 +136,6 @@ def validate_image(upload: UploadedFile, *, max_mb: int | None = None) -> Valida
         raise ValidationError(
             _("This file is not a photo we can use. Upload a JPEG, PNG, WebP or HEIC image."), code="not_image"
         )
-    damaged = ValidationError(_("The image is damaged or incomplete: export it again and re-upload."), code="damaged")
     upload.seek(0)
     try:
         with warnings.catch_warnings():
@@ -183,8 +176,8 @@ def validate_image(upload: UploadedFile, *, max_mb: int | None = None) -> Valida
             % {"limit": MAX_PIXELS // 1_000_000},
             code="too_many_pixels",
         ) from None
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, IndexError, KeyError, struct.error):
-        raise damaged from None
+    except DECODE_ERRORS:
+        raise damaged_image() from None
     out = io.BytesIO()
     img.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True)
     data = out.getvalue()
