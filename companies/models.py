@@ -73,7 +73,7 @@ class StorageConnection(models.Model):
     # Non-secret provider settings (endpoint URL, region, addressing style, public base URL, URL
     # lifetime); secrets go to `credentials_encrypted`.
     options = models.JSONField(_("options"), default=dict, blank=True)
-    credentials_encrypted = models.TextField(editable=False, blank=True)
+    credentials_encrypted = models.TextField(editable=False, blank=True, verbose_name=_("credentials encrypted"))
     is_default = models.BooleanField(_("platform default"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
     last_tested_at = models.DateTimeField(_("last tested"), null=True, blank=True)
@@ -81,10 +81,15 @@ class StorageConnection(models.Model):
         _("test status"), max_length=10, choices=TestStatus.choices, default=TestStatus.UNTESTED
     )
     test_error = models.TextField(_("test error"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -243,9 +248,9 @@ class Company(StoredFiles, models.Model):
         _("display name"), max_length=100, blank=True, help_text=_("Shown to your customers; empty: the company name.")
     )
     brand_logo = TenantFileField(_("logo"), blank=True, upload_to=company_logo_path)
-    brand_logo_width = models.PositiveIntegerField(default=0, editable=False)
-    brand_logo_height = models.PositiveIntegerField(default=0, editable=False)
-    brand_logo_bytes = models.BigIntegerField(default=0, editable=False)
+    brand_logo_width = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("brand logo width"))
+    brand_logo_height = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("brand logo height"))
+    brand_logo_bytes = models.BigIntegerField(default=0, editable=False, verbose_name=_("brand logo bytes"))
     brand_accent_color = models.CharField(
         _("accent colour"), max_length=7, blank=True, validators=[validate_colour], help_text=_("Hex, e.g. #1f6feb.")
     )
@@ -258,7 +263,9 @@ class Company(StoredFiles, models.Model):
     viewer_domain_verified_by = models.CharField(_("verified by"), max_length=4, blank=True, editable=False)
     viewer_domain_checked_at = models.DateTimeField(_("domain last checked"), null=True, blank=True, editable=False)
     # Since when a verified domain fails its checks; it lapses after DOMAIN_GRACE.
-    viewer_domain_failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    viewer_domain_failing_since = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("viewer domain failing since")
+    )
     viewer_domain_error = models.TextField(_("last check"), blank=True, editable=False)
     storage_quota_bytes = models.BigIntegerField(
         _("storage quota (bytes)"), default=10 * GIB, validators=[MinValueValidator(0)]
@@ -269,12 +276,19 @@ class Company(StoredFiles, models.Model):
     projects_limit = models.PositiveIntegerField(_("projects limit"), default=10)
     is_active = models.BooleanField(_("active"), default=True)
     notes = models.TextField(_("notes"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="companies")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="companies", verbose_name=_("members")
+    )
 
     objects = CompanyQuerySet.as_manager()
 
@@ -435,7 +449,9 @@ class StorageMove(models.Model):
         CLEANING = "cleaning", _("Deleting old copies")
         DONE = "done", _("Done")
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="storage_moves")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="storage_moves", verbose_name=_("company")
+    )
     source = models.ForeignKey(StorageConnection, verbose_name=_("from"), on_delete=models.PROTECT, related_name="+")
     target = models.ForeignKey(StorageConnection, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.COPYING)
@@ -443,10 +459,15 @@ class StorageMove(models.Model):
     error = models.TextField(_("last error"), blank=True)
     # The process working on the move ("host:pid:token") and its last sign of life: a second run
     # waits, unless that process is gone or silent for too long.
-    runner = models.CharField(max_length=200, blank=True, editable=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    runner = models.CharField(max_length=200, blank=True, editable=False, verbose_name=_("runner"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("heartbeat at"))
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     created_at = models.DateTimeField(_("started"), auto_now_add=True)
     switched_at = models.DateTimeField(_("switched"), null=True, blank=True)
@@ -509,10 +530,14 @@ class Membership(models.Model):
         EDITOR = "editor", _("Editor")
         VIEWER = "viewer", _("Viewer")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company")
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.EDITOR)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("membership")
@@ -572,11 +597,18 @@ class Invitation(models.Model):
 
     TOKEN_SALT = "companies.invitation"  # noqa: S105 - a signing namespace, not a secret
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="invitations")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("company")
+    )
     email = models.EmailField(_("e-mail"), max_length=254)
     # The account the invitation is for when it already existed; else bound on acceptance.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
     invited_by = models.ForeignKey(
@@ -589,7 +621,7 @@ class Invitation(models.Model):
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     # Part of the signed link: a new nonce (sending again) makes every older link invalid.
-    nonce = models.CharField(max_length=32, default=new_invitation_nonce, editable=False)
+    nonce = models.CharField(max_length=32, default=new_invitation_nonce, editable=False, verbose_name=_("nonce"))
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires"))
     responded_at = models.DateTimeField(_("answered"), null=True, blank=True)
@@ -695,8 +727,10 @@ class ApiToken(models.Model):
     # Writing "last used" on every request would cost a write per API call.
     LAST_USED_RESOLUTION = timedelta(minutes=5)
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token")
-    digest = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token", verbose_name=_("user")
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("digest"))
     prefix = models.CharField(_("key starts with"), max_length=SHOWN_CHARS, editable=False)
     created_at = models.DateTimeField(_("made"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
@@ -759,9 +793,9 @@ class Project(models.Model):
         EXPIRED = "expired", _("Expired")
         ARCHIVED = "archived", _("Archived")
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="projects")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="projects", verbose_name=_("company"))
     # Identifies the project's album page (all its photos on one viewer) in public URLs.
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("public id"))
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=80)
     description = models.TextField(_("description"), blank=True)
@@ -772,10 +806,15 @@ class Project(models.Model):
     notify_days_before_expiry = models.PositiveSmallIntegerField(_("remind days before expiry"), default=7)
     last_notification_sent_at = models.DateTimeField(_("last reminder sent"), null=True, blank=True)
     tags = models.JSONField(_("tags"), default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     objects = ProjectQuerySet.as_manager()
@@ -851,32 +890,46 @@ class Notification(models.Model):
         EMAIL = "email", _("E-mail")
         TELEGRAM = "telegram", _("Telegram")
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="notifications")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("company")
+    )
+    project = models.ForeignKey(
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        verbose_name=_("project"),
+    )
     portrait = models.ForeignKey(
-        "content.Portrait", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+        "content.Portrait",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        verbose_name=_("portrait"),
     )
     # The channels this message is meant for; it is done when every one of them has been sent.
-    channels = models.JSONField(default=list)
+    channels = models.JSONField(default=list, verbose_name=_("channels"))
     # A sender holds the message until this time, so two runs never send the same channel twice.
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed until"))
     kind = models.CharField(_("type"), max_length=30, choices=Kind.choices)
     # What makes two reminders "the same": a unique key, so a concurrent or repeated run cannot
     # create a second notification for it.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200, unique=True, verbose_name=_("dedupe key"))
     subject = models.CharField(_("subject"), max_length=300)
     message = models.TextField(_("message"))
     email_sent = models.BooleanField(_("e-mail sent"), default=False)
-    email_sent_at = models.DateTimeField(null=True, blank=True)
-    email_error = models.TextField(blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("email sent at"))
+    email_error = models.TextField(blank=True, verbose_name=_("email error"))
     telegram_sent = models.BooleanField(_("Telegram sent"), default=False)
-    telegram_sent_at = models.DateTimeField(null=True, blank=True)
-    telegram_error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    telegram_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("telegram sent at"))
+    telegram_error = models.TextField(blank=True, verbose_name=_("telegram error"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     # True once every channel is sent: the retry job only looks at incomplete ones.
-    is_complete = models.BooleanField(default=False)
-    metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_complete = models.BooleanField(default=False, verbose_name=_("is complete"))
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("notification")
@@ -903,10 +956,10 @@ class PendingUpload(models.Model):
     sweeper deletes its files and gives the quota back, so a crash leaves no orphan.
     """
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
-    names = models.JSONField(default=list)
-    reserved_bytes = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", verbose_name=_("company"))
+    names = models.JSONField(default=list, verbose_name=_("names"))
+    reserved_bytes = models.BigIntegerField(default=0, verbose_name=_("reserved bytes"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
 
     class Meta:
         # Moved from the content app without moving its table (a state-only migration).

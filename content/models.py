@@ -59,24 +59,24 @@ class Portrait(StoredFiles, models.Model):
 
     # The company is the project's; it is stored here too so tenant lookups, storage routing and
     # the public viewer need no join.
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portraits")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="portraits")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="portraits", verbose_name=_("company"))
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="portraits", verbose_name=_("project"))
     # The only identifier that appears in public URLs.
-    unique_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    unique_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("unique id"))
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
 
     image = TenantFileField(_("image"), max_length=500)
-    image_width = models.PositiveIntegerField(default=0)
-    image_height = models.PositiveIntegerField(default=0)
-    image_format = models.CharField(max_length=10, blank=True)
-    image_bytes = models.BigIntegerField(default=0)
+    image_width = models.PositiveIntegerField(default=0, verbose_name=_("image width"))
+    image_height = models.PositiveIntegerField(default=0, verbose_name=_("image height"))
+    image_format = models.CharField(max_length=10, blank=True, verbose_name=_("image format"))
+    image_bytes = models.BigIntegerField(default=0, verbose_name=_("image bytes"))
     # SHA-256 of the stored (normalised) image: the key for reusing a compiled marker.
-    image_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    original_filename = models.CharField(max_length=255, blank=True)
+    image_sha256 = models.CharField(max_length=64, blank=True, db_index=True, verbose_name=_("image sha256"))
+    original_filename = models.CharField(max_length=255, blank=True, verbose_name=_("original filename"))
     preview = TenantFileField(_("preview"), max_length=500, blank=True)
     # Bytes of every file of this row (image, preview) as counted in the company's quota.
-    stored_bytes = models.BigIntegerField(default=0, editable=False)
+    stored_bytes = models.BigIntegerField(default=0, editable=False, verbose_name=_("stored bytes"))
 
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
     # Empty: the company's engine.
@@ -92,12 +92,17 @@ class Portrait(StoredFiles, models.Model):
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     views_count = models.PositiveIntegerField(_("views"), default=0)
     last_viewed_at = models.DateTimeField(_("last viewed"), null=True, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
 
     objects = PortraitQuerySet.as_manager()
@@ -182,19 +187,19 @@ class Video(StoredFiles, models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
 
-    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="videos")
+    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="videos", verbose_name=_("portrait"))
     file = TenantFileField(_("original file"), max_length=500)
     # H.264/AAC MP4 with faststart, made by ffmpeg for iPhones; empty: serve the original.
     web_file = TenantFileField(_("web rendition"), max_length=500, blank=True)
     poster = TenantFileField(_("poster"), max_length=500, blank=True)
     title = models.CharField(_("title"), max_length=200, blank=True)
-    original_filename = models.CharField(max_length=255, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True, verbose_name=_("original filename"))
     duration = models.FloatField(_("duration (s)"), default=0)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    fps = models.FloatField(default=0)
-    size_bytes = models.BigIntegerField(default=0)
-    mime_type = models.CharField(max_length=50, blank=True)
+    width = models.PositiveIntegerField(default=0, verbose_name=_("width"))
+    height = models.PositiveIntegerField(default=0, verbose_name=_("height"))
+    fps = models.FloatField(default=0, verbose_name=_("fps"))
+    size_bytes = models.BigIntegerField(default=0, verbose_name=_("size bytes"))
+    mime_type = models.CharField(max_length=50, blank=True, verbose_name=_("mime type"))
     # Manually chosen to play regardless of schedules; at most one per portrait (constraint).
     is_active = models.BooleanField(_("active"), default=False)
     schedule_start = models.DateTimeField(_("play from"), null=True, blank=True)
@@ -205,11 +210,11 @@ class Video(StoredFiles, models.Model):
     rotation_order = models.PositiveIntegerField(_("order"), default=0)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PROCESSING)
     # Plain-language note about processing, e.g. that no web rendition could be made.
-    status_message = models.CharField(max_length=300, blank=True)
+    status_message = models.CharField(max_length=300, blank=True, verbose_name=_("status message"))
     # Bytes of every file of this row (original, rendition, poster) as counted in the quota.
-    stored_bytes = models.BigIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    stored_bytes = models.BigIntegerField(default=0, editable=False, verbose_name=_("stored bytes"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = VideoQuerySet.as_manager()
 
@@ -325,14 +330,25 @@ class VideoEvent(models.Model):
         ROTATION = "rotation", _("rotation changed")
         DELETED = "deleted", _("deleted")
 
-    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="video_events")
-    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    portrait = models.ForeignKey(
+        Portrait, on_delete=models.CASCADE, related_name="video_events", verbose_name=_("portrait")
+    )
+    video = models.ForeignKey(
+        Video, null=True, blank=True, on_delete=models.SET_NULL, related_name="events", verbose_name=_("video")
+    )
     # Kept as text so the trail still says which video it was after the video is deleted.
-    video_label = models.CharField(max_length=255, blank=True)
-    action = models.CharField(max_length=12, choices=Action.choices)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
-    changes = models.JSONField(default=dict, blank=True)
+    video_label = models.CharField(max_length=255, blank=True, verbose_name=_("video label"))
+    action = models.CharField(max_length=12, choices=Action.choices, verbose_name=_("action"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"))
+    changes = models.JSONField(default=dict, blank=True, verbose_name=_("changes"))
 
     class Meta:
         verbose_name = _("video event")
@@ -384,14 +400,24 @@ class Batch(models.Model):
     FINISHED = (Status.READY, Status.FAILED, Status.CANCELLED)
 
     # The only identifier in URLs.
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="batches")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("uuid"))
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="batches", verbose_name=_("company"))
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches", verbose_name=_("project"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("confirmed by"),
     )
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.ZIP)
@@ -399,32 +425,32 @@ class Batch(models.Model):
         _("print layout"), max_length=8, choices=SheetFormat.choices, default=SheetFormat.A4
     )
     # Messages made by workers are written in the language of the person who uploaded.
-    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE)
+    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE, verbose_name=_("language"))
     original_name = models.CharField(_("upload"), max_length=255, blank=True)
     # The staged uploads: [{"name": staging name, "original": the file's own name, "size": bytes}].
-    uploads = models.JSONField(default=list, blank=True)
-    upload_files = models.PositiveIntegerField(default=0)
-    upload_bytes = models.BigIntegerField(default=0)
+    uploads = models.JSONField(default=list, blank=True, verbose_name=_("uploads"))
+    upload_files = models.PositiveIntegerField(default=0, verbose_name=_("upload files"))
+    upload_bytes = models.BigIntegerField(default=0, verbose_name=_("upload bytes"))
     # Live progress of the check: files looked at out of all files.
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0, verbose_name=_("progress done"))
+    progress_total = models.PositiveIntegerField(default=0, verbose_name=_("progress total"))
     # Why the whole batch was refused, in plain language ({"code", "text"}); empty otherwise.
-    error = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(default=dict, blank=True, verbose_name=_("error"))
     # Things the uploader should know that refuse nothing (ignored files, unknown columns).
-    warnings = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True, verbose_name=_("warnings"))
     # Quota the rows that can be made need (the same sizes the upload services reserve).
-    needed_bytes = models.BigIntegerField(default=0)
+    needed_bytes = models.BigIntegerField(default=0, verbose_name=_("needed bytes"))
     # The check is a job: claimed with a token, alive while the heartbeat moves.
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False, verbose_name=_("claim token"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("heartbeat at"))
     # Set once the staging files are gone (the sweeper retries until then).
-    staging_cleaned = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    staging_cleaned = models.BooleanField(default=False, verbose_name=_("staging cleaned"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("checked at"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     objects = BatchQuerySet.as_manager()
 

@@ -60,36 +60,40 @@ class Job(StoredFiles, models.Model):
 
     MARKER_KINDS = (Kind.MINDAR, Kind.NFT)
 
-    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="jobs")
-    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("portrait"))
+    video = models.ForeignKey(
+        Video, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("video")
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
     # The marker file (for NFT: the .iset; .fset and .fset3 sit next to it with the same stem).
     output = TenantFileField(_("output"), max_length=500, blank=True)
-    output_bytes = models.BigIntegerField(default=0)
+    output_bytes = models.BigIntegerField(default=0, verbose_name=_("output bytes"))
     # MindAR only: the format version of the compact marker (.arvm) stored next to the .mind, with
     # the same stem; 0 while it has none (made before the arv engine, until backfilled). Its bytes
     # are part of output_bytes, like the .fset and .fset3 of an NFT marker.
-    compact_version = models.PositiveSmallIntegerField(default=0)
+    compact_version = models.PositiveSmallIntegerField(default=0, verbose_name=_("compact version"))
     # Reuse key: the same input under the same compiler version gives the same marker.
-    input_sha256 = models.CharField(max_length=64, blank=True)
-    compiler_version = models.CharField(max_length=100, blank=True)
+    input_sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("input sha256"))
+    compiler_version = models.CharField(max_length=100, blank=True, verbose_name=_("compiler version"))
     report = models.JSONField(_("trackability report"), default=dict, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration ms"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
     # For the client, in plain language; `error_detail` is for staff.
     error = models.CharField(_("error"), max_length=500, blank=True)
-    error_detail = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True, verbose_name=_("error detail"))
     # Set when a worker claims the job; only the holder of the current token may finish it, so a
     # worker that was presumed dead and re-queued cannot overwrite its successor's result.
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    queued_at = models.DateTimeField(default=timezone.now)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False, verbose_name=_("claim token"))
+    reused_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("reused from")
+    )
+    queued_at = models.DateTimeField(default=timezone.now, verbose_name=_("queued at"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = JobQuerySet.as_manager()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from companies.models import Company, Project
@@ -39,32 +40,40 @@ class ViewSession(models.Model):
         FALLBACK = "fallback", _("Video only")
 
     # Made by the browser for this page load; the beacon's later posts update the same row.
-    session_id = models.UUIDField(unique=True)
+    session_id = models.UUIDField(unique=True, verbose_name=_("session id"))
     # No single-column indexes: each of these leads a composite index below, which serves the
     # same lookups (and cascades); every beacon update would otherwise write three more indexes.
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="view_sessions", db_index=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="view_sessions", db_index=False)
-    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="view_sessions", db_index=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    user_agent = models.CharField(max_length=400, blank=True)
-    device_type = models.CharField(max_length=10, choices=Device.choices, default=Device.OTHER)
-    browser = models.CharField(max_length=50, blank=True)
-    os = models.CharField(max_length=50, blank=True)
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="view_sessions", db_index=False, verbose_name=_("company")
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="view_sessions", db_index=False, verbose_name=_("project")
+    )
+    portrait = models.ForeignKey(
+        Portrait, on_delete=models.CASCADE, related_name="view_sessions", db_index=False, verbose_name=_("portrait")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    user_agent = models.CharField(max_length=400, blank=True, verbose_name=_("user agent"))
+    device_type = models.CharField(
+        max_length=10, choices=Device.choices, default=Device.OTHER, verbose_name=_("device type")
+    )
+    browser = models.CharField(max_length=50, blank=True, verbose_name=_("browser"))
+    os = models.CharField(max_length=50, blank=True, verbose_name=_("os"))
     # Anonymised (last octet / last 80 bits zeroed) or empty, per VIEWER_IP_STORAGE.
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip address"))
     # Which engine served the visit, on which of its variants (MindAR: TensorFlow.js on "webgl2"
     # or "webgl1"), after how many failed attempts of the page's fallback chain (0: the first
     # choice worked); engine "fallback" is the video alone, after every engine failed.
-    engine = models.CharField(max_length=10, choices=Engine.choices, default=Engine.MINDAR)
-    variant = models.CharField(max_length=20, blank=True)
-    fallbacks = models.PositiveSmallIntegerField(default=0)
-    duration_seconds = models.PositiveIntegerField(default=0)
-    found = models.BooleanField(default=False)
-    time_to_found_ms = models.PositiveIntegerField(null=True, blank=True)
-    video_played = models.BooleanField(default=False)
-    watch_seconds = models.PositiveIntegerField(default=0)
-    error = models.CharField(max_length=40, blank=True)
+    engine = models.CharField(max_length=10, choices=Engine.choices, default=Engine.MINDAR, verbose_name=_("engine"))
+    variant = models.CharField(max_length=20, blank=True, verbose_name=_("variant"))
+    fallbacks = models.PositiveSmallIntegerField(default=0, verbose_name=_("fallbacks"))
+    duration_seconds = models.PositiveIntegerField(default=0, verbose_name=_("duration seconds"))
+    found = models.BooleanField(default=False, verbose_name=_("found"))
+    time_to_found_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("time to found ms"))
+    video_played = models.BooleanField(default=False, verbose_name=_("video played"))
+    watch_seconds = models.PositiveIntegerField(default=0, verbose_name=_("watch seconds"))
+    error = models.CharField(max_length=40, blank=True, verbose_name=_("error"))
 
     objects = ViewSessionQuerySet.as_manager()
 
@@ -132,36 +141,42 @@ class ViewSessionDailyQuerySet(models.QuerySet):
 class ViewSessionDaily(models.Model):
     """Raw view sessions of one local day, one portrait and one device/OS/browser, added up.
 
-    Written only by ``viewer.retention.rollup_view_sessions``, which deletes the raw rows it adds
-    up in the same transaction, so a session is always counted in exactly one of the two tables.
+        Written only by ``viewer.retention.rollup_view_sessions``, which deletes the raw rows it adds
+        up in the same transaction, so a session is always counted in exactly one of the two tables.
 
-    What stays exact after the rollup: sessions, the share found, the video play rate, the average
-    watch time, the device/OS/browser breakdown, how many sessions needed the fallback chain (and how
-many ended with the video alone), top portraits and views per day/week/month. What
-    does not: the median time to found, which is interpolated from the ``ttf_*`` histogram (error
-    at most the width of the bucket holding the median); and the session's engine, duration,
-    variant, error, user agent and IP address, which are dropped.
+        What stays exact after the rollup: sessions, the share found, the video play rate, the average
+        watch time, the device/OS/browser breakdown, how many sessions needed the fallback chain (and how
+    many ended with the video alone), top portraits and views per day/week/month. What
+        does not: the median time to found, which is interpolated from the ``ttf_*`` histogram (error
+        at most the width of the bucket holding the median); and the session's engine, duration,
+        variant, error, user agent and IP address, which are dropped.
     """
 
-    day = models.DateField()
+    day = models.DateField(verbose_name=_("day"))
     # No single-column indexes: the composite ones below start with each of these.
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
-    portrait = models.ForeignKey(Portrait, on_delete=models.CASCADE, related_name="+", db_index=False)
-    device_type = models.CharField(max_length=10, choices=ViewSession.Device.choices)
-    browser = models.CharField(max_length=50, blank=True)
-    os = models.CharField(max_length=50, blank=True)
-    sessions = models.PositiveIntegerField(default=0)
-    found = models.PositiveIntegerField(default=0)
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("company")
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("project")
+    )
+    portrait = models.ForeignKey(
+        Portrait, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("portrait")
+    )
+    device_type = models.CharField(max_length=10, choices=ViewSession.Device.choices, verbose_name=_("device type"))
+    browser = models.CharField(max_length=50, blank=True, verbose_name=_("browser"))
+    os = models.CharField(max_length=50, blank=True, verbose_name=_("os"))
+    sessions = models.PositiveIntegerField(default=0, verbose_name=_("sessions"))
+    found = models.PositiveIntegerField(default=0, verbose_name=_("found"))
     # Found sessions that reported a time to found: the population of the ``ttf_le_*`` histogram.
-    timed = models.PositiveIntegerField(default=0)
-    played = models.PositiveIntegerField(default=0)
+    timed = models.PositiveIntegerField(default=0, verbose_name=_("timed"))
+    played = models.PositiveIntegerField(default=0, verbose_name=_("played"))
     # Total over the sessions that played the video (the average watch time is over those).
-    watch_seconds = models.BigIntegerField(default=0)
+    watch_seconds = models.BigIntegerField(default=0, verbose_name=_("watch seconds"))
     # Sessions that needed the fallback chain (an engine or variant failed first), and those of
     # them left with the video alone.
-    fell_back = models.PositiveIntegerField(default=0)
-    video_only = models.PositiveIntegerField(default=0)
+    fell_back = models.PositiveIntegerField(default=0, verbose_name=_("fell back"))
+    video_only = models.PositiveIntegerField(default=0, verbose_name=_("video only"))
 
     objects = ViewSessionDailyQuerySet.as_manager()
 
@@ -208,6 +223,8 @@ many ended with the video alone), top portraits and views per day/week/month. Wh
 
 
 # One column per histogram bucket, from the single list of bounds above.
-for _field in TTF_BUCKET_FIELDS:
-    ViewSessionDaily.add_to_class(_field, models.PositiveIntegerField(default=0))
-del _field
+for _bound, _field in zip(TIME_TO_FOUND_BUCKETS_MS, TTF_BUCKET_FIELDS, strict=True):
+    ViewSessionDaily.add_to_class(
+        _field, models.PositiveIntegerField(default=0, verbose_name=format_lazy(_("found within {} ms"), _bound))
+    )
+del _bound, _field
