@@ -60,6 +60,11 @@ class BrowserError(RuntimeError):
     pass
 
 
+class ScriptLost(BrowserError):
+    """The page went away under a script (WebKitWebDriver: "Could not parse script result" when
+    the document is replaced or still being set up while it runs): polling again is safe."""
+
+
 def unavailable(engine: str) -> str | None:
     """Why *engine* cannot run on this machine, or None."""
     if engine == "chromium":
@@ -315,10 +320,18 @@ class Browser:
         deadline = time.monotonic() + timeout
         watch_errors = not allow_error and "error" not in expression.lower()
         while True:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            state = self.evaluate("document.body ? [document.body.dataset.arState, document.body.dataset.arError] : []")
+            try:
+                value = self.evaluate(expression)
+                if value:
+                    return value
+                state = self.evaluate(
+                    "document.body ? [document.body.dataset.arState, document.body.dataset.arError] : []"
+                )
+            except ScriptLost:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(interval)
+                continue
             if watch_errors and state and state[0] == "error":
                 raise AssertionError(
                     f"{self.engine}: the page failed ({state}) waiting for {expression!r}: {self.console()}"
@@ -563,7 +576,14 @@ class WebKitBrowser(Browser):
         self.driver.get(url)
 
     def _evaluate_json(self, expression: str) -> str | None:
-        return self.driver.execute_script(f"return {expression};")
+        from selenium.common.exceptions import WebDriverException
+
+        try:
+            return self.driver.execute_script(f"return {expression};")
+        except WebDriverException as exc:
+            if "Could not parse script result" in str(exc):
+                raise ScriptLost(str(exc)) from exc
+            raise
 
     def screenshot(self) -> bytes:
         return self.driver.get_screenshot_as_png()
