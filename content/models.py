@@ -274,7 +274,9 @@ class Rotation(models.Model):
         MONTH = "month", _("Every month")
         CRON = "cron", _("Cron expression")
 
-    portrait = models.OneToOneField(Portrait, on_delete=models.CASCADE, related_name="rotation")
+    portrait = models.OneToOneField(
+        Portrait, on_delete=models.CASCADE, related_name="rotation", verbose_name=_("portrait")
+    )
     kind = models.CharField(_("rotation"), max_length=12, choices=Kind.choices, default=Kind.NONE)
     every = models.CharField(_("change"), max_length=8, choices=Every.choices, default=Every.DAY)
     at = models.TimeField(_("at (company time)"), default=datetime.time(0, 0))
@@ -287,9 +289,9 @@ class Rotation(models.Model):
     cron = models.CharField(_("cron expression"), max_length=100, blank=True)
     # Rotation state as of `anchor`: video `base_index` plays from there. A daily job moves the
     # anchor forward so the count of boundaries since it stays small.
-    anchor = models.DateTimeField(default=timezone.now)
-    base_index = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    anchor = models.DateTimeField(default=timezone.now, verbose_name=_("anchor"))
+    base_index = models.PositiveIntegerField(default=0, verbose_name=_("base index"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("video rotation")
@@ -511,38 +513,45 @@ class BatchRow(models.Model):
 
     OPEN = (Status.QUEUED, Status.PROCESSING)
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows", verbose_name=_("batch"))
     # 1-based: the order's line in orders.csv, or its place in the file list.
-    number = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(verbose_name=_("number"))
     # What makes an order the same order again: its reference, else its file names (casefolded).
-    key = models.CharField(max_length=300, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.VALID)
-    photo_name = models.CharField(max_length=500, blank=True)
-    video_names = models.JSONField(default=list, blank=True)
+    key = models.CharField(max_length=300, blank=True, verbose_name=_("key"))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.VALID, verbose_name=_("status"))
+    photo_name = models.CharField(max_length=500, blank=True, verbose_name=_("photo name"))
+    video_names = models.JSONField(default=list, blank=True, verbose_name=_("video names"))
     # Staging names and validated facts of the files, so making the portrait repeats no check.
-    staged = models.JSONField(default=dict, blank=True)
-    title = models.CharField(max_length=200, blank=True)
-    customer_name = models.CharField(max_length=200, blank=True)
-    customer_phone = models.CharField(max_length=40, blank=True)
-    customer_email = models.CharField(max_length=254, blank=True)
-    order_reference = models.CharField(max_length=100, blank=True)
-    published_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    staged = models.JSONField(default=dict, blank=True, verbose_name=_("staged"))
+    title = models.CharField(max_length=200, blank=True, verbose_name=_("title"))
+    customer_name = models.CharField(max_length=200, blank=True, verbose_name=_("customer name"))
+    customer_phone = models.CharField(max_length=40, blank=True, verbose_name=_("customer phone"))
+    customer_email = models.CharField(max_length=254, blank=True, verbose_name=_("customer email"))
+    order_reference = models.CharField(max_length=100, blank=True, verbose_name=_("order reference"))
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # [{"code", "text"}]: what is wrong, in plain language; a row with errors is never made.
-    errors = models.JSONField(default=list, blank=True)
-    warnings = models.JSONField(default=list, blank=True)
-    needed_bytes = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
+    warnings = models.JSONField(default=list, blank=True, verbose_name=_("warnings"))
+    needed_bytes = models.BigIntegerField(default=0, verbose_name=_("needed bytes"))
     # The portrait's UUID is chosen before it is made: a retried row finds the portrait it made
     # before it died instead of making a second one.
-    portrait_uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    portrait_uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("portrait uid"))
     # The portrait made from this row, or for an "already uploaded" row the one made before.
-    portrait = models.ForeignKey(Portrait, null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_rows")
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    portrait = models.ForeignKey(
+        Portrait,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="batch_rows",
+        verbose_name=_("portrait"),
+    )
+    claim_token = models.UUIDField(null=True, blank=True, editable=False, verbose_name=_("claim token"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("queued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
         verbose_name = _("batch row")

@@ -116,9 +116,9 @@ class Endpoint(models.Model):
 
 
 class Secret(models.Model):
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="secrets")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="secrets", verbose_name=_("endpoint"))
     # Fernet, like storage credentials (companies.crypto): `rotate_credentials` re-encrypts it.
-    value_encrypted = models.TextField(editable=False)
+    value_encrypted = models.TextField(editable=False, verbose_name=_("value encrypted"))
     # "whsec_AbCd…": enough to tell secrets apart in the portal, nothing to sign with.
     hint = models.CharField(_("secret"), max_length=20)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -256,14 +256,16 @@ class Delivery(models.Model):
 
 
 class Attempt(models.Model):
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
     number = models.PositiveSmallIntegerField(_("attempt"))
     started_at = models.DateTimeField(_("sent"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     response_status = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
     # The start of the answer, as text; never more than RESPONSE_BODY_LIMIT bytes of it.
     response_body = models.TextField(_("response"), blank=True)
-    response_truncated = models.BooleanField(default=False)
+    response_truncated = models.BooleanField(default=False, verbose_name=_("response truncated"))
     error = models.CharField(_("error"), max_length=500, blank=True)
     succeeded = models.BooleanField(_("succeeded"), default=False)
 
