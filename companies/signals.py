@@ -1,5 +1,5 @@
-"""What the companies app announces, for the apps above it to act on (webhooks) without the
-companies app importing them. Sent inside the change's transaction; receivers run synchronously."""
+"""What the companies app announces, for the apps above it to act on (webhooks, markers) without
+the companies app importing them. Sent inside the change's transaction; receivers run synchronously."""
 
 from django.dispatch import Signal
 

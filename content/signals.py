@@ -1,6 +1,7 @@
-"""What happens to photos, videos and batches, announced for the apps above (webhooks) without
-content or markers importing them. Sent inside the change's transaction; receivers run
-synchronously, so a receiver's failure rolls the change back as a direct call would."""
+"""What happens to photos, videos and batches, announced for the apps above (markers queues jobs,
+webhooks sends events) without content importing them. Sent inside the change's transaction;
+receivers run synchronously, so a receiver's failure rolls the change back as a direct call
+would."""
 
 from django.dispatch import Signal
 
