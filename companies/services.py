@@ -31,10 +31,10 @@ from companies.models import (
     new_invitation_nonce,
     normalise_email,
 )
-from companies.storage import file_owners, storage_for_company
+from companies.quota import release_files
+from companies.storage import file_owners
 from companies.storage_moves import continue_storage_move  # noqa: F401 - see below
 from lib.periodic import RowFailures
-from lib.storage import delete_quietly
 
 # Storage moves queued before they moved to companies/storage_moves.py name this path in the
 # broker: the task stays importable here until those have run.
@@ -127,13 +127,7 @@ def delete_project(*, project: Project) -> None:
         names = [name for row in rows for name in row.stored_names()]
         freed = sum(row.stored_bytes_counted() for row in rows)
         project.delete()
-        transaction.on_commit(lambda: _release_files(company, names, freed))
-
-
-def _release_files(company: Company, names: list[str], freed: int) -> None:
-    # The rows are gone for good here, so the quota comes back even if a file lingers.
-    company.release_storage(freed)
-    delete_quietly(storage_for_company(company), names, why="(`recompute_storage_usage` will not count it)")
+        transaction.on_commit(lambda: release_files(company, names, freed))
 
 
 def make_default_storage(*, connection: StorageConnection) -> tuple[StorageConnection | None, int]:
