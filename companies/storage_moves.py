@@ -403,7 +403,7 @@ class UsageReport:
 def _row_sizes(company: Company, size_of: Callable[[str], int]) -> list[tuple[type, int, str, int, int]]:
     """(model, pk, counter field, counted, actual) for every row that counts stored bytes."""
     return [
-        (model, row.pk, model.BYTES_FIELD, getattr(row, model.BYTES_FIELD), sum(map(size_of, row.stored_names())))
+        (model, row.pk, model.BYTES_FIELD, row.stored_bytes_counted(), sum(map(size_of, row.stored_names())))
         for model in file_owners()
         for row in model.inventory(company.pk)
     ]
